@@ -9,3 +9,5 @@
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod ipc;
+pub mod sys;
