@@ -8,6 +8,6 @@
 
 pub mod config;
 pub mod http;
-pub mod limits;
 pub mod ipc;
+pub mod limits;
 pub mod sys;

@@ -8,7 +8,11 @@ pub struct Writer<'a> {
 
 impl<'a> Writer<'a> {
     pub fn new(buf: &'a mut [u8]) -> Self {
-        Writer { buf, len: 0, overflow: false }
+        Writer {
+            buf,
+            len: 0,
+            overflow: false,
+        }
     }
 
     /// Appends `b`; on overflow nothing is written and `overflowed()` is set.

@@ -43,7 +43,10 @@ pub struct Chan<In, Out> {
 
 impl<In: Message, Out: Message> Chan<In, Out> {
     pub fn new(fd: OwnedFd) -> Self {
-        Chan { fd, _p: PhantomData }
+        Chan {
+            fd,
+            _p: PhantomData,
+        }
     }
 
     pub fn raw(&self) -> RawFd {
@@ -54,7 +57,10 @@ impl<In: Message, Out: Message> Chan<In, Out> {
     /// carries an fd. `nonblock`: WouldBlock instead of waiting.
     pub fn send(&self, msg: &Out, pass: Option<RawFd>, nonblock: bool) -> io::Result<()> {
         if msg.carries_fd() != pass.is_some() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "fd attachment mismatch"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "fd attachment mismatch",
+            ));
         }
         let mut buf = [0u8; MAX_PACKET_BYTES];
         let bytes = encode(msg, &mut buf).ok_or_else(|| io::Error::other("message too large"))?;
@@ -162,11 +168,17 @@ mod tests {
         };
         r.path.resize(r.path.capacity(), b'a').unwrap();
         r.query.resize(r.query.capacity(), b'q').unwrap();
-        r.if_none_match.resize(r.if_none_match.capacity(), b'"').unwrap();
-        r.if_modified_since.resize(r.if_modified_since.capacity(), b'x').unwrap();
+        r.if_none_match
+            .resize(r.if_none_match.capacity(), b'"')
+            .unwrap();
+        r.if_modified_since
+            .resize(r.if_modified_since.capacity(), b'x')
+            .unwrap();
         r.if_range.resize(r.if_range.capacity(), b'x').unwrap();
         r.range.resize(r.range.capacity(), b'x').unwrap();
-        r.authorization.resize(r.authorization.capacity(), b'x').unwrap();
+        r.authorization
+            .resize(r.authorization.capacity(), b'x')
+            .unwrap();
         let mut buf = [0u8; MAX_PACKET_BYTES];
         let n = encode(&ToVhost::Request(r), &mut buf).unwrap().len();
         assert!(n <= ToVhost::POSTCARD_MAX_SIZE);

@@ -94,7 +94,10 @@ pub enum ToChild {
     /// The child's end of its link to umaster (fd attached).
     Link,
     /// To umaster: the umaster end of a child's link (fd attached).
-    ChildLink { role: Role, id: u8 },
+    ChildLink {
+        role: Role,
+        id: u8,
+    },
     /// To umaster: the access log file (fd attached).
     LogFile,
 }
@@ -107,7 +110,10 @@ pub enum Role {
 
 impl Message for ToChild {
     fn carries_fd(&self) -> bool {
-        matches!(self, ToChild::Listen | ToChild::Link | ToChild::ChildLink { .. } | ToChild::LogFile)
+        matches!(
+            self,
+            ToChild::Listen | ToChild::Link | ToChild::ChildLink { .. } | ToChild::LogFile
+        )
     }
 }
 
@@ -227,7 +233,9 @@ pub enum Body {
     None,
     Inline(Vec<u8, MAX_INLINE_BODY_BYTES>),
     /// `length` bytes of the attached file from `offset`.
-    File { offset: u64 },
+    File {
+        offset: u64,
+    },
 }
 
 // ------------------------------------------------------------ proofs

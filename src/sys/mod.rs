@@ -13,11 +13,19 @@ use std::time::Duration;
 use crate::config::Symlinks;
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
 }
 
 fn cvt_isize(r: isize) -> io::Result<usize> {
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r as usize) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
 }
 
 // ---------------------------------------------------------------- polling
@@ -31,7 +39,9 @@ pub struct Poll {
 
 impl Poll {
     pub fn new() -> io::Result<Poll> {
-        Ok(Poll { poller: polling::Poller::new()? })
+        Ok(Poll {
+            poller: polling::Poller::new()?,
+        })
     }
 
     pub fn add(&self, fd: RawFd, key: usize, read: bool, write: bool) -> io::Result<()> {
@@ -90,7 +100,10 @@ pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
 /// Sends one packet, with `pass` attached as SCM_RIGHTS when given.
 /// `nonblock`: fail with WouldBlock instead of waiting for buffer space.
 pub fn send_packet(fd: RawFd, bytes: &[u8], pass: Option<RawFd>, nonblock: bool) -> io::Result<()> {
-    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut _, iov_len: bytes.len() };
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut _,
+        iov_len: bytes.len(),
+    };
     // Room for one cmsg with one int, aligned as cmsghdr.
     let mut cbuf = [0u64; 4];
     // SAFETY: a zeroed msghdr is valid (null pointers, zero lengths).
@@ -138,7 +151,10 @@ pub struct Packet {
 /// Receives one packet without blocking. `Ok(None)`: nothing to read.
 /// `len == 0`: the peer closed the channel.
 pub fn recv_packet(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Packet>> {
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut _, iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut _,
+        iov_len: buf.len(),
+    };
     let mut cbuf = [0u64; 8];
     // SAFETY: a zeroed msghdr is valid.
     let mut msg: libc::msghdr = unsafe { zeroed() };
@@ -148,9 +164,7 @@ pub fn recv_packet(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Packet>> {
     msg.msg_controllen = size_of::<[u64; 8]>() as _;
     let n = loop {
         // SAFETY: `msg` points at live buffers for the duration of the call.
-        let r = unsafe {
-            libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC)
-        };
+        let r = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) };
         match cvt_isize(r) {
             Ok(n) => break n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -158,7 +172,11 @@ pub fn recv_packet(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Packet>> {
             Err(e) => return Err(e),
         }
     };
-    let mut out = Packet { len: n, fd: None, malformed: false };
+    let mut out = Packet {
+        len: n,
+        fd: None,
+        malformed: false,
+    };
     if msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
         out.malformed = true;
     }
@@ -207,7 +225,12 @@ pub fn set_send_timeout(fd: RawFd, t: Duration) -> io::Result<()> {
     .map(|_| ())
 }
 
-fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: `v` is a valid int option value.
     cvt(unsafe {
         libc::setsockopt(
@@ -222,7 +245,12 @@ fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_i
 }
 
 pub fn set_sndbuf(fd: RawFd, bytes: usize) -> io::Result<()> {
-    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, bytes.min(i32::MAX as usize) as i32)
+    setsockopt_int(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_SNDBUF,
+        bytes.min(i32::MAX as usize) as i32,
+    )
 }
 
 // ---------------------------------------------------------------- TCP
@@ -230,10 +258,18 @@ pub fn set_sndbuf(fd: RawFd, bytes: usize) -> io::Result<()> {
 /// A listening TCP socket: non-blocking, close-on-exec, SO_REUSEADDR, and
 /// SO_REUSEPORT so each listener process has its own socket on the address.
 pub fn listen_tcp(addr: &SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
-    let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: plain syscall with constant arguments.
     let fd = cvt(unsafe {
-        libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+        libc::socket(
+            domain,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
     })?;
     // SAFETY: `fd` was just created and is owned here.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -259,7 +295,9 @@ fn sockaddr_from(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
             let sin = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in) };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_port = a.port().to_be();
-            sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) };
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(a.ip().octets()),
+            };
             (ss, size_of::<libc::sockaddr_in>() as libc::socklen_t)
         }
         SocketAddr::V6(a) => {
@@ -267,7 +305,9 @@ fn sockaddr_from(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
             let sin6 = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in6) };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin6.sin6_port = a.port().to_be();
-            sin6.sin6_addr = libc::in6_addr { s6_addr: a.ip().octets() };
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: a.ip().octets(),
+            };
             sin6.sin6_scope_id = a.scope_id();
             (ss, size_of::<libc::sockaddr_in6>() as libc::socklen_t)
         }
@@ -412,7 +452,10 @@ pub fn fstat(fd: RawFd) -> io::Result<Stat> {
 pub fn open_dir(path: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: `path` is a valid C string.
     let fd = cvt(unsafe {
-        libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
     })?;
     // SAFETY: a new fd owned by us.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -439,14 +482,21 @@ pub fn probe_resolver(root: RawFd) -> Resolver {
     }
 }
 
-fn openat2_beneath(root: RawFd, path: &CStr, flags: libc::c_int, no_symlinks: bool) -> io::Result<OwnedFd> {
-    let mut resolve = nix::fcntl::ResolveFlag::RESOLVE_BENEATH
-        | nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS;
+fn openat2_beneath(
+    root: RawFd,
+    path: &CStr,
+    flags: libc::c_int,
+    no_symlinks: bool,
+) -> io::Result<OwnedFd> {
+    let mut resolve =
+        nix::fcntl::ResolveFlag::RESOLVE_BENEATH | nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS;
     if no_symlinks {
         resolve |= nix::fcntl::ResolveFlag::RESOLVE_NO_SYMLINKS;
     }
     let how = nix::fcntl::OpenHow::new()
-        .flags(nix::fcntl::OFlag::from_bits_truncate(flags | libc::O_CLOEXEC))
+        .flags(nix::fcntl::OFlag::from_bits_truncate(
+            flags | libc::O_CLOEXEC,
+        ))
         .resolve(resolve);
     // SAFETY: `root` is open for the call.
     let dir = unsafe { BorrowedFd::borrow_raw(root) };
@@ -470,7 +520,12 @@ fn openat_raw(dir: RawFd, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd
 /// a FIFO must not block the worker). Symbolic links: never followed out of
 /// the root; inside it, per `mode`. Errors are the kernel's (ENOENT,
 /// EACCES, ELOOP for a refused link, EXDEV for an escape).
-pub fn open_beneath(root: RawFd, path: &CStr, mode: Symlinks, how: Resolver) -> io::Result<OwnedFd> {
+pub fn open_beneath(
+    root: RawFd,
+    path: &CStr,
+    mode: Symlinks,
+    how: Resolver,
+) -> io::Result<OwnedFd> {
     let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
     if path.to_bytes().is_empty() {
         return openat_raw(root, c".", flags | libc::O_DIRECTORY);
@@ -491,7 +546,10 @@ pub fn open_beneath(root: RawFd, path: &CStr, mode: Symlinks, how: Resolver) -> 
 
 fn walk_nofollow(root: RawFd, path: &[u8], flags: libc::c_int) -> io::Result<OwnedFd> {
     let mut cur: Option<OwnedFd> = None;
-    let mut parts = path.split(|&b| b == b'/').filter(|s| !s.is_empty()).peekable();
+    let mut parts = path
+        .split(|&b| b == b'/')
+        .filter(|s| !s.is_empty())
+        .peekable();
     while let Some(part) = parts.next() {
         if part == b".." || part == b"." {
             return Err(io::Error::from_raw_os_error(libc::EXDEV));
@@ -502,7 +560,11 @@ fn walk_nofollow(root: RawFd, path: &[u8], flags: libc::c_int) -> io::Result<Own
         let f = if last {
             openat_raw(dir, &name, flags | libc::O_NOFOLLOW)?
         } else {
-            openat_raw(dir, &name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)?
+            openat_raw(
+                dir,
+                &name,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            )?
         };
         cur = Some(f);
     }
@@ -522,7 +584,8 @@ fn check_link_owners(root: RawFd, path: &CStr) -> io::Result<()> {
             Some(p) => end + p,
             None => bytes.len(),
         };
-        let prefix = CString::new(&bytes[..end]).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let prefix =
+            CString::new(&bytes[..end]).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         // O_PATH|O_NOFOLLOW opens the link itself when the last component is one.
         let link = openat2_beneath(root, &prefix, libc::O_PATH | libc::O_NOFOLLOW, false)?;
         let ls = fstat(link.as_raw_fd())?;
@@ -587,7 +650,10 @@ pub fn is_root() -> bool {
 }
 
 pub fn ids() -> (u32, u32) {
-    (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
+    (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    )
 }
 
 /// Drops to `uid:gid` for good: chroot (if given) and chdir("/"), setgroups,
@@ -618,7 +684,9 @@ pub fn drop_privileges(uid: u32, gid: u32, chroot: Option<&CStr>) -> io::Result<
 /// Raises RLIMIT_NOFILE to at least `want` (root may raise the hard limit).
 pub fn raise_nofile(want: u64) -> u64 {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return 0 };
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
     if soft >= want {
         return soft;
     }
@@ -639,7 +707,10 @@ pub fn signal_fd(sigs: &[nix::sys::signal::Signal]) -> io::Result<nix::sys::sign
         set.add(*s);
     }
     set.thread_block()?;
-    Ok(SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?)
+    Ok(SignalFd::with_flags(
+        &set,
+        SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+    )?)
 }
 
 /// Detaches from the terminal (`-d`): fork, setsid, stdio to /dev/null.
@@ -662,7 +733,9 @@ pub fn reap() -> Option<(i32, String)> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(p, c)) => return Some((p.as_raw(), format!("exited with {c}"))),
-            Ok(WaitStatus::Signaled(p, s, _)) => return Some((p.as_raw(), format!("killed by {s}"))),
+            Ok(WaitStatus::Signaled(p, s, _)) => {
+                return Some((p.as_raw(), format!("killed by {s}")));
+            }
             Ok(WaitStatus::StillAlive) | Err(_) => return None,
             Ok(_) => continue,
         }
