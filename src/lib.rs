@@ -10,4 +10,5 @@ pub mod config;
 pub mod http;
 pub mod ipc;
 pub mod limits;
+pub mod role;
 pub mod sys;

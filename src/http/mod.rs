@@ -5,6 +5,7 @@
 pub mod cond;
 pub mod date;
 pub mod mime;
+pub mod page;
 pub mod range;
 pub mod request;
 pub mod status;

@@ -31,7 +31,7 @@ pub fn encode<'a, M: Message>(msg: &M, buf: &'a mut [u8]) -> Option<&'a mut [u8]
 /// Decodes exactly one message that fills `bytes` (no trailing bytes).
 pub fn decode<M: Message>(bytes: &[u8]) -> Option<M> {
     match postcard::take_from_bytes::<M>(bytes) {
-        Ok((m, rest)) if rest.is_empty() => Some(m),
+        Ok((m, [])) => Some(m),
         _ => None,
     }
 }

@@ -7,6 +7,10 @@
 //! - link, listener/vhost → umaster: [`ToUmaster`]; umaster → them: [`FromUmaster`]
 //! - data, listener → vhost: [`ToVhost`]; vhost → listener: [`ToListener`]
 
+// Variants differ in size on purpose: messages live on the stack only
+// while they are encoded or decoded, and boxing would allocate per request.
+#![allow(clippy::large_enum_variant)]
+
 use heapless::{String, Vec};
 use postcard::experimental::max_size::MaxSize;
 use serde::{Deserialize, Serialize};

@@ -443,6 +443,7 @@ pub fn fstat(fd: RawFd) -> io::Result<Stat> {
         is_file: fmt == libc::S_IFREG,
         is_link: fmt == libc::S_IFLNK,
         size: st.st_size as u64,
+        #[allow(clippy::unnecessary_cast)] // time_t differs by target
         mtime: st.st_mtime as i64,
         uid: st.st_uid,
     })
@@ -788,4 +789,15 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Waits until `fd` is readable or `ms` pass (start-up paths only).
+pub fn wait_readable(fd: RawFd, ms: i32) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, ms) };
 }

@@ -1,0 +1,443 @@
+//! vhost worker: serves one virtual host as that host's own uid/gid. It
+//! resolves each path beneath its root (openat2 RESOLVE_BENEATH, or a
+//! component walk with O_NOFOLLOW), decides the status and headers
+//! (index, redirect, conditional, range, precompressed .gz), opens the file
+//! and passes its fd to the listener. It never holds a client socket.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use heapless::Vec as HVec;
+
+use super::{CtlChan, Sig};
+use crate::http::writer::Writer;
+use crate::http::{cond, date, mime, page, range, target};
+use crate::ipc::chan::{Chan, RecvError};
+use crate::ipc::msg::*;
+use crate::limits::*;
+use crate::sys;
+
+type ListenerChan = Chan<ToVhost, ToListener>;
+type Link = Chan<FromUmaster, ToUmaster>;
+
+const K_CTL: usize = 0;
+const K_LINK: usize = 1;
+const K_SIG: usize = 2;
+const K_LISTENER: usize = 16;
+
+pub struct Vhost {
+    conf: VhostConf,
+    root: OwnedFd,
+    resolver: sys::Resolver,
+}
+
+pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
+    super::init_logger(super::level_from_u8(conf.common.log_level));
+    sys::set_comm("rttpd: vhost");
+    let mut sfd = match sys::signal_fd(super::SIGNALS) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("vhost {}: signalfd: {e}", conf.name);
+            return 1;
+        }
+    };
+    super::drop_or_exit("vhost", &conf.common);
+    // The root is opened after the drop, as the vhost's own user: the
+    // file system's permissions are the access check.
+    let root_path = if conf.chroot { "/" } else { conf.root.as_str() };
+    let root = match CString::new(root_path)
+        .map_err(std::io::Error::other)
+        .and_then(|p| sys::open_dir(&p))
+    {
+        Ok(fd) => fd,
+        Err(e) => {
+            log::error!("vhost {}: cannot open root {}: {e}", conf.name, conf.root);
+            return 1;
+        }
+    };
+    let resolver = sys::probe_resolver(root.as_raw_fd());
+    if resolver == sys::Resolver::Walk {
+        log::info!(
+            "vhost {}: openat2 unavailable; resolving with an O_NOFOLLOW walk (symbolic links refused)",
+            conf.name
+        );
+    }
+    let poll = match sys::Poll::new() {
+        Ok(p) => p,
+        Err(e) => {
+            log::error!("vhost: poll: {e}");
+            return 1;
+        }
+    };
+    let vh = Vhost {
+        conf,
+        root,
+        resolver,
+    };
+    let _ = poll.add(ctl.raw(), K_CTL, true, false);
+    let _ = poll.add(sfd.as_raw_fd(), K_SIG, true, false);
+    let mut link: Option<Link> = None;
+    let mut listeners: [Option<ListenerChan>; MAX_LISTENERS] = Default::default();
+    let mut events = polling::Events::new();
+    let mut pbuf = [0u8; MAX_PACKET_BYTES];
+    let mut stop_at: Option<Instant> = None;
+    loop {
+        let _ = poll.wait(&mut events, Duration::from_millis(500));
+        for ev in events.iter() {
+            match ev.key {
+                K_CTL => loop {
+                    match ctl.recv(&mut pbuf) {
+                        Ok(None) => break,
+                        Ok(Some((ToChild::Link, Some(fd)))) => {
+                            if let Some(old) = link.take() {
+                                poll.delete(old.raw());
+                            }
+                            let l = Link::new(fd);
+                            let _ = poll.add(l.raw(), K_LINK, true, false);
+                            link = Some(l);
+                        }
+                        Ok(Some(_)) => log::warn!("vhost: unexpected control message ignored"),
+                        Err(_) => return 0, // pmaster is gone
+                    }
+                },
+                K_LINK => {
+                    while let Some(l) = link.as_ref() {
+                        match l.recv(&mut pbuf) {
+                            Ok(None) => break,
+                            Ok(Some((FromUmaster::Peer { id }, Some(fd))))
+                                if (id as usize) < MAX_LISTENERS =>
+                            {
+                                let i = id as usize;
+                                if let Some(old) = listeners[i].take() {
+                                    poll.delete(old.raw());
+                                }
+                                // A listener that stops reading must not stall
+                                // this worker for the others.
+                                let _ =
+                                    sys::set_send_timeout(fd.as_raw_fd(), Duration::from_secs(1));
+                                let ch = ListenerChan::new(fd);
+                                let _ = poll.add(ch.raw(), K_LISTENER + i, true, false);
+                                listeners[i] = Some(ch);
+                            }
+                            Ok(Some(_)) | Err(_) => {
+                                if let Some(old) = link.take() {
+                                    poll.delete(old.raw());
+                                }
+                                break;
+                            }
+                        }
+                    }
+                }
+                K_SIG => super::read_signals(&mut sfd, |s| {
+                    if let Sig::Stop = s {
+                        stop_at.get_or_insert(
+                            Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS),
+                        );
+                    }
+                }),
+                k if (K_LISTENER..K_LISTENER + MAX_LISTENERS).contains(&k) => {
+                    let i = k - K_LISTENER;
+                    if !vh.serve_channel(listeners[i].as_ref(), &mut pbuf) {
+                        if let Some(old) = listeners[i].take() {
+                            poll.delete(old.raw());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(t) = stop_at {
+            if listeners.iter().all(Option::is_none) || Instant::now() >= t {
+                return 0;
+            }
+        }
+    }
+}
+
+/// The answer to one request, before it is sent.
+pub struct Answer {
+    pub resp: Response,
+    pub fd: Option<OwnedFd>,
+}
+
+impl Vhost {
+    /// Answers every queued request on one listener channel. False when
+    /// the channel must be dropped (closed, or out of protocol).
+    fn serve_channel(&self, ch: Option<&ListenerChan>, pbuf: &mut [u8; MAX_PACKET_BYTES]) -> bool {
+        let Some(ch) = ch else { return true };
+        loop {
+            match ch.recv(pbuf) {
+                Ok(None) => return true,
+                Ok(Some((ToVhost::Request(req), _))) => {
+                    let a = self.handle(&req);
+                    let m = ToListener::Response(a.resp);
+                    let fd = a.fd.as_ref().map(|f| f.as_raw_fd());
+                    if ch.send(&m, fd, false).is_err() {
+                        return false;
+                    }
+                }
+                Err(RecvError::Protocol) => {
+                    log::error!(
+                        "vhost {}: protocol error from a listener: channel closed",
+                        self.conf.name
+                    );
+                    return false;
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    pub fn handle(&self, req: &Request) -> Answer {
+        // The listener normalised the path; a worker trusts no one.
+        let mut norm = [0u8; MAX_TARGET_BYTES];
+        let path = match target::normalize(&req.path, &mut norm) {
+            Ok(n) if norm[..n] == req.path[..] => &norm[..n],
+            _ => return self.error(req, 400),
+        };
+        if req.method == Method::Other {
+            return self.error(req, 405);
+        }
+        if !self.conf.dotfiles
+            && target::has_dot_segment(path)
+            && !path.starts_with(b"/.well-known/")
+        {
+            return self.error(req, 403);
+        }
+        let rel = &path[1..];
+        let fd = match self.open(rel) {
+            Ok(fd) => fd,
+            Err(code) => return self.error(req, code),
+        };
+        let Ok(st) = sys::fstat(fd.as_raw_fd()) else {
+            return self.error(req, 500);
+        };
+        if st.is_dir {
+            if !path.ends_with(b"/") {
+                return self.redirect_slash(req, path);
+            }
+            for name in self.conf.index.iter() {
+                let mut p = [0u8; MAX_TARGET_BYTES + MAX_INDEX_NAME_BYTES];
+                let mut w = Writer::new(&mut p);
+                w.push(rel).str(name.as_str());
+                if w.overflowed() {
+                    continue;
+                }
+                let n = w.len();
+                if let Ok(f) = self.open(&p[..n]) {
+                    if let Ok(s) = sys::fstat(f.as_raw_fd()) {
+                        if s.is_file {
+                            return self.file(req, &p[..n], f, s);
+                        }
+                    }
+                }
+            }
+            return self.error(req, 403);
+        }
+        if !st.is_file {
+            return self.error(req, 403);
+        }
+        self.file(req, rel, fd, st)
+    }
+
+    /// Opens `rel` beneath the root; errors are statuses.
+    fn open(&self, rel: &[u8]) -> Result<OwnedFd, u16> {
+        let c = CString::new(rel).map_err(|_| 400u16)?;
+        sys::open_beneath(self.root.as_raw_fd(), &c, self.conf.symlinks, self.resolver).map_err(
+            |e| {
+                match e.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => 404,
+                    Some(libc::EACCES) | Some(libc::EPERM) => 403,
+                    // A refused symbolic link, or an attempt to leave the root.
+                    Some(libc::ELOOP) | Some(libc::EXDEV) => 403,
+                    Some(libc::ENAMETOOLONG) => 414,
+                    _ => 500,
+                }
+            },
+        )
+    }
+
+    fn file(&self, req: &Request, rel: &[u8], fd: OwnedFd, st: sys::Stat) -> Answer {
+        let mut fd = fd;
+        let mut st = st;
+        let mut gz = false;
+        if self.conf.gzip_static && req.accept_gzip {
+            let mut p = [0u8; MAX_TARGET_BYTES + MAX_INDEX_NAME_BYTES + 3];
+            let mut w = Writer::new(&mut p);
+            w.push(rel).str(".gz");
+            if !w.overflowed() {
+                let n = w.len();
+                if let Ok(f) = self.open(&p[..n]) {
+                    if let Ok(s) = sys::fstat(f.as_raw_fd()) {
+                        if s.is_file {
+                            fd = f;
+                            st = s;
+                            gz = true;
+                        }
+                    }
+                }
+            }
+        }
+        let mut etag = [0u8; cond::ETAG_MAX];
+        let elen = cond::etag(st.mtime, st.size, &mut etag);
+        let etag = &etag[..elen];
+        let mut lm = [0u8; date::DATE_LEN];
+        date::format(st.mtime, &mut lm);
+
+        let mut head = HVec::<u8, MAX_VHOST_HEAD_BYTES>::new();
+        let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
+        let mut w = Writer::new(&mut hb);
+        w.str("Last-Modified: ")
+            .push(&lm)
+            .str("\r\nETag: ")
+            .push(etag)
+            .str("\r\n");
+        if gz {
+            w.str("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+        }
+        let validators_end = w.len();
+
+        let inm = opt(&req.if_none_match);
+        let ims = opt(&req.if_modified_since);
+        if cond::not_modified(inm, ims, etag, st.mtime) {
+            let _ = head.extend_from_slice(&hb[..validators_end]);
+            return Answer {
+                resp: resp(req, 304, head, None, Body::None),
+                fd: None,
+            };
+        }
+        w.str("Content-Type: ")
+            .str(mime::lookup(rel))
+            .str("\r\nAccept-Ranges: bytes\r\n");
+        let mut status = 200;
+        let mut offset = 0;
+        let mut len = st.size;
+        if let Some(r) = opt(&req.range) {
+            let honour = match opt(&req.if_range) {
+                Some(ir) => cond::if_range_ok(ir, etag, st.mtime),
+                None => true,
+            };
+            if honour {
+                match range::parse(r, st.size) {
+                    range::Range::Ignore => {}
+                    range::Range::Part { start, len: n } => {
+                        status = 206;
+                        offset = start;
+                        len = n;
+                        w.str("Content-Range: bytes ")
+                            .dec(start)
+                            .str("-")
+                            .dec(start + n - 1)
+                            .str("/")
+                            .dec(st.size)
+                            .str("\r\n");
+                    }
+                    range::Range::Unsatisfiable => {
+                        let mut h2 = [0u8; 96];
+                        let mut w2 = Writer::new(&mut h2);
+                        w2.str("Content-Range: bytes */").dec(st.size).str("\r\n");
+                        let n = w2.len();
+                        return self.error_with(req, 416, &h2[..n]);
+                    }
+                }
+            }
+        }
+        if w.overflowed() {
+            return self.error(req, 500);
+        }
+        let _ = head.extend_from_slice(w.as_bytes());
+        if req.method == Method::Head {
+            return Answer {
+                resp: resp(req, status, head, Some(len), Body::None),
+                fd: None,
+            };
+        }
+        Answer {
+            resp: resp(req, status, head, Some(len), Body::File { offset }),
+            fd: Some(fd),
+        }
+    }
+
+    /// 301 to the same path with a slash (and the query kept).
+    fn redirect_slash(&self, req: &Request, path: &[u8]) -> Answer {
+        let mut loc = [0u8; MAX_TARGET_BYTES * 3 + 16];
+        let Ok(n) = target::encode_path(path, &mut loc) else {
+            return self.error(req, 414);
+        };
+        let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
+        let mut w = Writer::new(&mut hb);
+        w.str("Location: ").push(&loc[..n]).str("/");
+        if !req.query.is_empty() {
+            w.str("?").push(&req.query);
+        }
+        w.str("\r\n");
+        if w.overflowed() {
+            return self.error(req, 414);
+        }
+        let n = w.len();
+        self.error_with(req, 301, &hb[..n])
+    }
+
+    fn error(&self, req: &Request, code: u16) -> Answer {
+        let extra: &[u8] = if code == 405 {
+            b"Allow: GET, HEAD\r\n"
+        } else {
+            b""
+        };
+        self.error_with(req, code, extra)
+    }
+
+    /// A status with the built-in page as its body, plus `extra` headers.
+    fn error_with(&self, req: &Request, code: u16, extra: &[u8]) -> Answer {
+        let mut head = HVec::<u8, MAX_VHOST_HEAD_BYTES>::new();
+        let _ = head.extend_from_slice(extra);
+        let _ = head.extend_from_slice(b"Content-Type: text/html; charset=utf-8\r\n");
+        let mut body = [0u8; 512];
+        let n = page::error_page(code, &mut body);
+        let b = if req.method == Method::Head {
+            Body::None
+        } else {
+            let mut v = HVec::new();
+            let _ = v.extend_from_slice(&body[..n]);
+            Body::Inline(v)
+        };
+        Answer {
+            resp: resp(req, code, head, Some(n as u64), b),
+            fd: None,
+        }
+    }
+}
+
+fn opt(v: &[u8]) -> Option<&[u8]> {
+    if v.is_empty() { None } else { Some(v) }
+}
+
+fn resp(
+    req: &Request,
+    status: u16,
+    head: HVec<u8, MAX_VHOST_HEAD_BYTES>,
+    length: Option<u64>,
+    body: Body,
+) -> Response {
+    Response {
+        slot: req.slot,
+        generation: req.generation,
+        status,
+        head,
+        length,
+        body,
+    }
+}
+
+impl Vhost {
+    /// A worker over an open root directory (the sans-socket core, for tests).
+    pub fn new(root: OwnedFd, conf: VhostConf) -> Vhost {
+        let resolver = sys::probe_resolver(root.as_raw_fd());
+        Vhost {
+            conf,
+            root,
+            resolver,
+        }
+    }
+}
