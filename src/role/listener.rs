@@ -566,12 +566,13 @@ impl Listener {
             Ok(Some(req)) => {
                 let mut s = req_summary(buf, &req);
                 s.vhost = route(&self.routes, self.default_vhost, req.host);
-                self.on_request(slot, s)
+                let msg = build_msg(&req, slot, self.conns[slot].generation);
+                self.on_request(slot, s, msg)
             }
         }
     }
 
-    fn on_request(&mut self, slot: usize, s: Summary) {
+    fn on_request(&mut self, slot: usize, s: Summary, msg: Result<Request, u16>) {
         {
             let c = &mut self.conns[slot];
             c.head_len = s.head_len;
@@ -603,66 +604,30 @@ impl Listener {
             }
             _ => {}
         }
-        match s.path_kind {
-            PathKind::Bad => return self.local_response(slot, 400, false),
-            PathKind::TooLong => return self.local_response(slot, 414, false),
-            _ => {}
+        match msg {
+            Ok(m) => self.send_to_vhost(slot, m),
+            Err(code) => self.local_response(slot, code, false),
         }
-        self.forward(slot);
     }
 
-    /// Sends the parsed request in the buffer to its vhost worker.
-    fn forward(&mut self, slot: usize) {
+    /// Sends again a request that found its vhost channel full.
+    fn resend(&mut self, slot: usize) {
         let filled = self.conns[slot].filled;
         let generation = self.conns[slot].generation;
+        let base = slot * (self.in_len + self.out_len);
+        let buf: &[u8] = &self.arena[base..base + filled];
+        let msg = match request::parse(buf) {
+            Ok(Some(req)) => build_msg(&req, slot, generation),
+            _ => Err(400),
+        };
+        match msg {
+            Ok(m) => self.send_to_vhost(slot, m),
+            Err(code) => self.local_response(slot, code, true),
+        }
+    }
+
+    fn send_to_vhost(&mut self, slot: usize, msg: Request) {
         let v = self.conns[slot].vhost;
-        let (inb, _) = self.bufs(slot);
-        let buf: &[u8] = &inb[..filled];
-        let Ok(Some(req)) = request::parse(buf) else {
-            return self.local_response(slot, 400, true);
-        };
-        let mut msg = Request {
-            slot: slot as u32,
-            generation,
-            method: match req.method {
-                HMethod::Get => Method::Get,
-                HMethod::Head => Method::Head,
-                _ => Method::Other,
-            },
-            path: HVec::new(),
-            query: HVec::new(),
-            if_none_match: HVec::new(),
-            if_modified_since: HVec::new(),
-            if_range: HVec::new(),
-            range: HVec::new(),
-            accept_gzip: req.accept_gzip,
-            authorization: HVec::new(),
-        };
-        let (path, query) = target::split_query(req.path_and_query);
-        let mut norm = [0u8; MAX_TARGET_BYTES];
-        let Ok(n) = target::normalize(path, &mut norm) else {
-            return self.local_response(slot, 400, false);
-        };
-        let _ = msg.path.extend_from_slice(&norm[..n]);
-        if let Some(q) = query {
-            if msg.query.extend_from_slice(q).is_err() {
-                return self.local_response(slot, 414, false);
-            }
-        }
-        let opt = |dst: &mut HVec<u8, MAX_COND_BYTES>, v: Option<&[u8]>| {
-            if let Some(v) = v {
-                if v.len() <= MAX_COND_BYTES {
-                    let _ = dst.extend_from_slice(v);
-                }
-            }
-        };
-        opt(&mut msg.if_none_match, req.if_none_match);
-        opt(&mut msg.if_modified_since, req.if_modified_since);
-        opt(&mut msg.if_range, req.if_range);
-        opt(&mut msg.range, req.range);
-        if let Some(a) = req.authorization {
-            copy_into(&mut msg.authorization, a);
-        }
         let Some(ch) = self.vhosts.get(v as usize).and_then(Option::as_ref) else {
             return self.local_response(slot, 503, false);
         };
@@ -703,7 +668,7 @@ impl Listener {
         }
         for slot in 0..self.conns.len() {
             if self.conns[slot].st == St::PendingVhost(v as u8) {
-                self.forward(slot);
+                self.resend(slot);
                 if self.blocked_vhosts & (1 << v) != 0 {
                     return; // full again
                 }
@@ -1004,8 +969,6 @@ enum PathKind {
     Origin,
     Asterisk,
     Authority,
-    Bad,
-    TooLong,
 }
 
 /// What `on_request` needs of a parsed request, detached from the buffer.
@@ -1032,13 +995,7 @@ fn req_summary(buf: &[u8], r: &request::Request<'_>) -> Summary {
     } else if !r.path_and_query.starts_with(b"/") {
         PathKind::Authority
     } else {
-        let (p, _) = target::split_query(r.path_and_query);
-        let mut tmp = [0u8; MAX_TARGET_BYTES];
-        match target::normalize(p, &mut tmp) {
-            Ok(_) => PathKind::Origin,
-            Err(target::TargetError::TooLong) => PathKind::TooLong,
-            Err(_) => PathKind::Bad,
-        }
+        PathKind::Origin
     };
     Summary {
         method: r.method,
@@ -1055,6 +1012,55 @@ fn req_summary(buf: &[u8], r: &request::Request<'_>) -> Summary {
         referer: span_of(buf, r.referer),
         agent: span_of(buf, r.user_agent),
     }
+}
+
+/// The message for the vhost worker, or the status that answers instead.
+fn build_msg(req: &request::Request<'_>, slot: usize, generation: u32) -> Result<Request, u16> {
+    let mut msg = Request {
+        slot: slot as u32,
+        generation,
+        method: match req.method {
+            HMethod::Get => Method::Get,
+            HMethod::Head => Method::Head,
+            _ => Method::Other,
+        },
+        path: HVec::new(),
+        query: HVec::new(),
+        if_none_match: HVec::new(),
+        if_modified_since: HVec::new(),
+        if_range: HVec::new(),
+        range: HVec::new(),
+        accept_gzip: req.accept_gzip,
+        authorization: HVec::new(),
+    };
+    if !req.path_and_query.starts_with(b"/") {
+        return Err(400);
+    }
+    let (path, query) = target::split_query(req.path_and_query);
+    let mut norm = [0u8; MAX_TARGET_BYTES];
+    let n = match target::normalize(path, &mut norm) {
+        Ok(n) => n,
+        Err(target::TargetError::TooLong) => return Err(414),
+        Err(_) => return Err(400),
+    };
+    let _ = msg.path.extend_from_slice(&norm[..n]);
+    if let Some(q) = query {
+        msg.query.extend_from_slice(q).map_err(|_| 414u16)?;
+    }
+    // Longer validators than we could have issued are treated as absent.
+    let opt = |dst: &mut HVec<u8, MAX_COND_BYTES>, v: Option<&[u8]>| {
+        if let Some(v) = v {
+            let _ = dst.extend_from_slice(v);
+        }
+    };
+    opt(&mut msg.if_none_match, req.if_none_match);
+    opt(&mut msg.if_modified_since, req.if_modified_since);
+    opt(&mut msg.if_range, req.if_range);
+    opt(&mut msg.range, req.range);
+    if let Some(a) = req.authorization {
+        copy_into(&mut msg.authorization, a);
+    }
+    Ok(msg)
 }
 
 /// Picks the vhost for a Host value (or absolute-form authority):
