@@ -25,9 +25,14 @@ fn main() {
                 config.vhosts.len()
             );
         }
-        Ok(Cli::Run { config, detach, .. }) => {
+        Ok(Cli::Run {
+            config,
+            config_file,
+            detach,
+            ..
+        }) => {
             role::init_logger(config.log_level);
-            std::process::exit(role::pmaster::run(config, detach));
+            std::process::exit(role::pmaster::run(config, config_file, detach));
         }
         Err(e) => {
             eprintln!("rttpd: {e}");

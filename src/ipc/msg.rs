@@ -58,8 +58,6 @@ pub struct ListenerConf {
     pub header_timeout_ms: u32,
     pub send_timeout_ms: u32,
     pub access_log: bool,
-    /// Number of vhosts: `Route` messages follow, one per vhost.
-    pub vhosts: u8,
 }
 
 /// Host names that route to one vhost (lower-case; `*.x` wildcards).
@@ -88,11 +86,15 @@ pub struct VhostConf {
 pub enum ToChild {
     /// First message to umaster.
     Umaster(UmasterConf),
-    /// First message to a listener; `Route`s follow.
+    /// First message to a listener; a route table follows.
     Listener(ListenerConf),
     /// First message to a vhost worker.
     Vhost(VhostConf),
+    /// To a listener: a new route table follows (`Route`s, then `RoutesEnd`,
+    /// where it replaces the old one at once).
+    RoutesBegin,
     Route(Route),
+    RoutesEnd,
     /// A listening socket (fd attached).
     Listen,
     /// The child's end of its link to umaster (fd attached).

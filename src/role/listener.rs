@@ -55,6 +55,20 @@ enum St {
     Lingering,
 }
 
+/// What a listener knows of a vhost worker's channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VState {
+    /// Never wired yet (start-up, or a worker new in a reload): requests
+    /// wait briefly for umaster to wire it.
+    Unknown,
+    Up,
+    /// Its worker died: requests get 503 until a new one is wired.
+    Down,
+}
+
+/// How long a request waits for a vhost that is not wired yet.
+const WIRE_WAIT_MS: u64 = 2_000;
+
 #[derive(Clone, Copy, Default)]
 struct Span {
     start: u16,
@@ -129,7 +143,10 @@ struct Listener {
     listen: HVec<OwnedFd, MAX_LISTEN>,
     listening: bool,
     vhosts: [Option<VhostChan>; MAX_VHOSTS],
+    vstate: [VState; MAX_VHOSTS],
     routes: HVec<Route, MAX_VHOSTS>,
+    /// A route table being received (between RoutesBegin and RoutesEnd).
+    next_routes: Option<HVec<Route, MAX_VHOSTS>>,
     default_vhost: u8,
     conns: Vec<Conn>,
     free: Vec<u32>,
@@ -180,7 +197,9 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
         listen: HVec::new(),
         listening: true,
         vhosts: Default::default(),
+        vstate: [VState::Unknown; MAX_VHOSTS],
         routes: HVec::new(),
+        next_routes: None,
         default_vhost: 0,
         conns,
         free,
@@ -308,11 +327,22 @@ impl Listener {
         loop {
             match self.ctl.recv(pbuf) {
                 Ok(None) => return true,
+                Ok(Some((ToChild::RoutesBegin, None))) => self.next_routes = Some(HVec::new()),
                 Ok(Some((ToChild::Route(r), None))) => {
-                    if r.default {
-                        self.default_vhost = r.vhost;
+                    if let Some(t) = self.next_routes.as_mut() {
+                        let _ = t.push(r);
                     }
-                    let _ = self.routes.push(r);
+                }
+                Ok(Some((ToChild::RoutesEnd, None))) => {
+                    if let Some(t) = self.next_routes.take() {
+                        self.default_vhost = t
+                            .iter()
+                            .find(|r| r.default)
+                            .or(t.first())
+                            .map(|r| r.vhost)
+                            .unwrap_or(0);
+                        self.routes = t;
+                    }
                 }
                 Ok(Some((ToChild::Listen, Some(fd)))) => {
                     let i = self.listen.len();
@@ -358,6 +388,13 @@ impl Listener {
                     let ch = VhostChan::new(fd);
                     let _ = self.poll.add(ch.raw(), K_VHOST + v, true, false);
                     self.vhosts[v] = Some(ch);
+                    self.vstate[v] = VState::Up;
+                    // Requests that waited for this worker go now.
+                    for slot in 0..self.conns.len() {
+                        if self.conns[slot].st == St::PendingVhost(v as u8) {
+                            self.resend(slot);
+                        }
+                    }
                 }
                 Ok(Some(_)) | Err(_) => {
                     if let Some(l) = self.link.take() {
@@ -629,6 +666,12 @@ impl Listener {
     fn send_to_vhost(&mut self, slot: usize, msg: Request) {
         let v = self.conns[slot].vhost;
         let Some(ch) = self.vhosts.get(v as usize).and_then(Option::as_ref) else {
+            if self.vstate.get(v as usize) == Some(&VState::Unknown) {
+                let c = &mut self.conns[slot];
+                c.st = St::PendingVhost(v);
+                c.deadline = self.now + WIRE_WAIT_MS;
+                return self.set_interest(slot, false, false);
+            }
             return self.local_response(slot, 503, false);
         };
         let raw = ch.raw();
@@ -711,6 +754,7 @@ impl Listener {
         }
         self.blocked_vhosts &= !(1 << v);
         if fail {
+            self.vstate[v] = VState::Down;
             for slot in 0..self.conns.len() {
                 let st = self.conns[slot].st;
                 if st == St::WaitVhost(v as u8) || st == St::PendingVhost(v as u8) {
@@ -957,7 +1001,8 @@ impl Listener {
             match c.st {
                 // Slow or silent clients: a slowloris is cut off here.
                 St::Reading => self.local_response(slot, 408, true),
-                St::WaitVhost(_) | St::PendingVhost(_) => self.local_response(slot, 504, false),
+                St::WaitVhost(_) => self.local_response(slot, 504, false),
+                St::PendingVhost(_) => self.local_response(slot, 503, false),
                 _ => self.close(slot),
             }
         }

@@ -1,10 +1,15 @@
 //! pmaster: the only process that stays root. It binds the listening
 //! sockets, opens the access log, spawns every child (fork + exec of its
 //! own binary), hands each child its configuration and fds over fd 3,
-//! respawns children with backoff, and relays signals. It never reads a
-//! client byte and never decodes a message from a child.
+//! respawns children with backoff, relays signals, and applies a new
+//! configuration on SIGHUP. It never reads a client byte and never decodes
+//! a message from a child.
+//!
+//! Children are identified by small ids that are never reused while their
+//! previous owner may still be draining: a changed vhost gets a new worker
+//! under a new id, listeners are switched to route to it, and only then is
+//! the old worker told to stop. So a reload drops no request.
 
-use std::collections::VecDeque;
 use std::ffi::CString;
 use std::io;
 use std::net::SocketAddr;
@@ -16,20 +21,32 @@ use heapless::{String as HString, Vec as HVec};
 use nix::sys::signal::Signal;
 
 use super::{Sig, ToPmaster};
-
-/// pmaster's end of a child's control channel.
-type CtlChan = Chan<ToPmaster, ToChild>;
-use crate::config::{Account, Config, LogTarget};
+use crate::config::{Account, Config, LogTarget, VhostConfig};
 use crate::ipc::chan::Chan;
 use crate::ipc::msg::*;
 use crate::limits::*;
 use crate::sys;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// uid and gid.
+type Ids = (u32, u32);
+
+/// pmaster's end of a child's control channel.
+type CtlChan = Chan<ToPmaster, ToChild>;
+
+#[derive(Clone, Debug, PartialEq)]
 enum Kind {
     Umaster,
-    Listener(u8),
-    Vhost(u8),
+    /// A listener with its id (for umaster and vhosts) and the position of
+    /// its socket set.
+    Listener {
+        id: u8,
+        pos: usize,
+    },
+    Vhost {
+        id: u8,
+        conf: Box<VhostConfig>,
+        ids: (u32, u32),
+    },
 }
 
 struct Child {
@@ -39,30 +56,29 @@ struct Child {
     started: Instant,
     backoff_ms: u64,
     respawn_at: Option<Instant>,
-}
-
-/// Resolved accounts: (uid, gid) per role.
-struct Ids {
-    server: (u32, u32),
-    vhosts: Vec<(u32, u32)>,
+    /// Told to stop (reload or shutdown): not respawned when it exits.
+    retired: bool,
 }
 
 pub struct Pmaster {
     conf: Config,
-    ids: Ids,
+    config_file: Option<String>,
+    server_ids: (u32, u32),
     root: bool,
     exe: CString,
-    /// sockets[listener][address]
+    /// sockets[position][address index], parallel to conf.listen.
     sockets: Vec<Vec<OwnedFd>>,
     log_file: Option<OwnedFd>,
     children: Vec<Child>,
     stopping: Option<Instant>,
+    next_vhost_id: u8,
+    next_listener_id: u8,
 }
 
 /// Runs the server from a checked configuration. Returns the exit code.
-pub fn run(conf: Config, detach: bool) -> i32 {
+pub fn run(conf: Config, config_file: Option<String>, detach: bool) -> i32 {
     let root = sys::is_root();
-    let ids = match resolve_ids(&conf, root) {
+    let (server_ids, vhost_ids) = match resolve_ids(&conf, root) {
         Ok(ids) => ids,
         Err(e) => {
             log::error!("{e}");
@@ -80,26 +96,14 @@ pub fn run(conf: Config, detach: bool) -> i32 {
             "not started as root: every process runs as {u}:{g}; privileges are not separated"
         );
     }
-    let n = listener_count(&conf);
-    let need = (conf.max_connections + FD_RESERVE) as u64;
-    let have = sys::raise_nofile(need);
-    if have < need {
-        log::warn!("open-file limit is {have}, below max_connections + {FD_RESERVE} = {need}");
-    }
-    let mut sockets = Vec::new();
-    for _ in 0..n {
-        let mut v = Vec::new();
-        for a in &conf.listen {
-            match sys::listen_tcp(a, 1024) {
-                Ok(fd) => v.push(fd),
-                Err(e) => {
-                    log::error!("cannot listen on {a}: {e}");
-                    return 1;
-                }
-            }
+    raise_nofile(&conf);
+    let sockets = match bind_all(&conf, &[], &[]) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return 1;
         }
-        sockets.push(v);
-    }
+    };
     let log_file = match open_log(&conf.access_log) {
         Ok(f) => f,
         Err(e) => {
@@ -115,22 +119,47 @@ pub fn run(conf: Config, detach: bool) -> i32 {
     }
     let addrs: Vec<String> = conf.listen.iter().map(SocketAddr::to_string).collect();
     log::info!(
-        "rttpd {} listening on {} with {n} listener(s), {} vhost(s)",
+        "rttpd {} listening on {} with {} listener(s), {} vhost(s)",
         env!("CARGO_PKG_VERSION"),
         addrs.join(" "),
+        sockets.len(),
         conf.vhosts.len()
     );
     let mut pm = Pmaster {
         conf,
-        ids,
+        config_file,
+        server_ids,
         root,
         exe: CString::new("/proc/self/exe").unwrap_or_default(),
         sockets,
         log_file,
         children: Vec::new(),
         stopping: None,
+        next_vhost_id: 0,
+        next_listener_id: 0,
     };
+    pm.add_child(Kind::Umaster);
+    for pos in 0..pm.sockets.len() {
+        let id = pm.alloc_listener_id();
+        pm.add_child(Kind::Listener { id, pos });
+    }
+    for (v, ids) in pm.conf.vhosts.clone().into_iter().zip(vhost_ids) {
+        let id = pm.alloc_vhost_id();
+        pm.add_child(Kind::Vhost {
+            id,
+            conf: Box::new(v),
+            ids,
+        });
+    }
     pm.main_loop()
+}
+
+fn raise_nofile(conf: &Config) {
+    let need = (conf.max_connections + FD_RESERVE) as u64;
+    let have = sys::raise_nofile(need);
+    if have < need {
+        log::warn!("open-file limit is {have}, below max_connections + {FD_RESERVE} = {need}");
+    }
 }
 
 fn listener_count(conf: &Config) -> usize {
@@ -141,7 +170,37 @@ fn listener_count(conf: &Config) -> usize {
     } else {
         conf.listeners
     };
-    n.clamp(1, MAX_LISTENERS)
+    n.clamp(1, MAX_LISTENERS / 2)
+}
+
+/// One socket per (listener position, address). Sockets of addresses that
+/// stay are taken over from `old` (same socket: no queued connection is
+/// lost); new ones are bound.
+fn bind_all(
+    conf: &Config,
+    old_listen: &[SocketAddr],
+    old: &[Vec<OwnedFd>],
+) -> Result<Vec<Vec<OwnedFd>>, String> {
+    let n = listener_count(conf);
+    let mut out = Vec::new();
+    for pos in 0..n {
+        let mut v = Vec::new();
+        for a in &conf.listen {
+            let reused = old_listen
+                .iter()
+                .position(|o| o == a)
+                .and_then(|i| old.get(pos).and_then(|s| s.get(i)))
+                .and_then(|fd| fd.try_clone().ok());
+            match reused {
+                Some(fd) => v.push(fd),
+                None => v.push(
+                    sys::listen_tcp(a, 1024).map_err(|e| format!("cannot listen on {a}: {e}"))?,
+                ),
+            }
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
 
 fn lookup_user(a: &Account) -> Result<(u32, u32), String> {
@@ -179,16 +238,16 @@ fn account(user: &Account, group: Option<&Account>) -> Result<(u32, u32), String
     Ok((u, g))
 }
 
-/// Accounts by name are looked up here, before any chroot.
-fn resolve_ids(conf: &Config, root: bool) -> Result<Ids, String> {
+/// Accounts by name are looked up here, before any chroot: (server, per vhost).
+fn resolve_ids(conf: &Config, root: bool) -> Result<(Ids, Vec<Ids>), String> {
     if !root {
         let me = sys::ids();
-        return Ok(Ids {
-            server: me,
-            vhosts: vec![me; conf.vhosts.len()],
-        });
+        return Ok((me, vec![me; conf.vhosts.len()]));
     }
     let server = account(&conf.user, conf.group.as_ref())?;
+    if server.0 == 0 {
+        return Err("umaster and listeners would run as root; set 'user'".into());
+    }
     let mut vhosts = Vec::new();
     for v in &conf.vhosts {
         let user = v.user.as_ref().unwrap_or(&conf.user);
@@ -206,10 +265,7 @@ fn resolve_ids(conf: &Config, root: bool) -> Result<Ids, String> {
         }
         vhosts.push(ids);
     }
-    if server.0 == 0 {
-        return Err("umaster and listeners would run as root; set 'user'".into());
-    }
-    Ok(Ids { server, vhosts })
+    Ok((server, vhosts))
 }
 
 /// The chroot of umaster and listeners: must exist (created if missing),
@@ -260,7 +316,70 @@ fn hstr<const N: usize>(s: &str) -> HString<N> {
     out
 }
 
+/// Global keys whose change needs new listeners (and umaster).
+fn server_part(c: &Config) -> impl PartialEq + use<> {
+    (
+        c.listen.clone(),
+        c.user.clone(),
+        c.group.clone(),
+        c.listeners,
+        c.max_connections,
+        c.header_buffer,
+        (
+            c.keepalive_timeout_ms,
+            c.header_timeout_ms,
+            c.send_timeout_ms,
+        ),
+        c.access_log == LogTarget::Off,
+        c.log_level,
+        c.chroot_dir.clone(),
+    )
+}
+
 impl Pmaster {
+    fn add_child(&mut self, kind: Kind) {
+        self.children.push(Child {
+            kind,
+            pid: 0,
+            ctl: None,
+            started: Instant::now(),
+            backoff_ms: 0,
+            respawn_at: Some(Instant::now()),
+            retired: false,
+        });
+    }
+
+    /// Ids go round-robin, so a retired child's id is reused as late as possible.
+    fn alloc_vhost_id(&mut self) -> u8 {
+        for _ in 0..MAX_VHOSTS {
+            let id = self.next_vhost_id;
+            self.next_vhost_id = ((id as usize + 1) % MAX_VHOSTS) as u8;
+            if !self
+                .children
+                .iter()
+                .any(|c| matches!(c.kind, Kind::Vhost { id: i, .. } if i == id))
+            {
+                return id;
+            }
+        }
+        self.next_vhost_id
+    }
+
+    fn alloc_listener_id(&mut self) -> u8 {
+        for _ in 0..MAX_LISTENERS {
+            let id = self.next_listener_id;
+            self.next_listener_id = ((id as usize + 1) % MAX_LISTENERS) as u8;
+            if !self
+                .children
+                .iter()
+                .any(|c| matches!(c.kind, Kind::Listener { id: i, .. } if i == id))
+            {
+                return id;
+            }
+        }
+        self.next_listener_id
+    }
+
     fn common(&self, ids: (u32, u32), chroot: Option<&Path>) -> Common {
         Common {
             uid: ids.0,
@@ -281,42 +400,10 @@ impl Pmaster {
                 return 1;
             }
         };
-        let mut kinds = vec![Kind::Umaster];
-        for i in 0..self.sockets.len() {
-            kinds.push(Kind::Listener(i as u8));
-        }
-        for j in 0..self.conf.vhosts.len() {
-            kinds.push(Kind::Vhost(j as u8));
-        }
-        for k in kinds {
-            self.children.push(Child {
-                kind: k,
-                pid: 0,
-                ctl: None,
-                started: Instant::now(),
-                backoff_ms: 0,
-                respawn_at: Some(Instant::now()),
-            });
-        }
         loop {
             let now = Instant::now();
-            // Start what is due.
             if self.stopping.is_none() {
-                let due: Vec<usize> = (0..self.children.len())
-                    .filter(|&i| self.children[i].respawn_at.is_some_and(|t| t <= now))
-                    .collect();
-                // umaster first: the others' links go to it.
-                let mut order: VecDeque<usize> = VecDeque::new();
-                for i in due {
-                    if self.children[i].kind == Kind::Umaster {
-                        order.push_front(i);
-                    } else {
-                        order.push_back(i);
-                    }
-                }
-                for i in order {
-                    self.start(i);
-                }
+                self.start_due(now);
             }
             if let Some(deadline) = self.stopping {
                 if self.children.iter().all(|c| c.pid == 0) {
@@ -326,7 +413,11 @@ impl Pmaster {
                 if now >= deadline {
                     for c in &self.children {
                         if c.pid > 0 {
-                            log::warn!("{:?} (pid {}) did not stop in time: killed", c.kind, c.pid);
+                            log::warn!(
+                                "{} (pid {}) did not stop in time: killed",
+                                self.name(c),
+                                c.pid
+                            );
                             sys::kill(c.pid, Signal::SIGKILL);
                         }
                     }
@@ -348,11 +439,21 @@ impl Pmaster {
                     Sig::Stop => self.stop(),
                     Sig::Chld => self.reap(),
                     Sig::Usr1 => self.reopen_logs(),
-                    Sig::Hup => log::warn!(
-                        "SIGHUP: live reload is not implemented yet; restart to apply a new config"
-                    ),
+                    Sig::Hup => self.reload(),
                 }
             }
+        }
+    }
+
+    /// Starts every child whose time has come (umaster first: the others'
+    /// links go to it).
+    fn start_due(&mut self, now: Instant) {
+        let mut due: Vec<usize> = (0..self.children.len())
+            .filter(|&i| self.children[i].respawn_at.is_some_and(|t| t <= now))
+            .collect();
+        due.sort_by_key(|&i| self.children[i].kind != Kind::Umaster);
+        for i in due {
+            self.start(i);
         }
     }
 
@@ -361,9 +462,10 @@ impl Pmaster {
             return;
         }
         log::info!("stopping: children get {} ms to finish", SHUTDOWN_GRACE_MS);
-        self.stopping = Some(Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS));
+        self.stopping = Some(Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS + 500));
         for c in &mut self.children {
             c.respawn_at = None;
+            c.retired = true;
             if c.pid > 0 {
                 sys::kill(c.pid, Signal::SIGTERM);
             }
@@ -375,13 +477,20 @@ impl Pmaster {
             let Some(i) = self.children.iter().position(|c| c.pid == pid) else {
                 continue;
             };
+            let name = self.name(&self.children[i]);
+            if self.children[i].retired {
+                log::debug!("{name} (pid {pid}) {how}");
+                if self.stopping.is_some() {
+                    self.children[i].pid = 0;
+                    self.children[i].ctl = None;
+                } else {
+                    self.children.remove(i);
+                }
+                continue;
+            }
             let c = &mut self.children[i];
             c.pid = 0;
             c.ctl = None;
-            if self.stopping.is_some() {
-                log::debug!("{:?} (pid {pid}) {how}", c.kind);
-                continue;
-            }
             let lived = c.started.elapsed();
             c.backoff_ms = if lived > Duration::from_millis(RESPAWN_HEALTHY_MS) || c.backoff_ms == 0
             {
@@ -391,15 +500,15 @@ impl Pmaster {
             };
             c.respawn_at = Some(Instant::now() + Duration::from_millis(c.backoff_ms));
             let ms = c.backoff_ms;
-            log::warn!("{} (pid {pid}) {how}; respawning in {ms} ms", self.name(i));
+            log::warn!("{name} (pid {pid}) {how}; respawning in {ms} ms");
         }
     }
 
-    fn name(&self, i: usize) -> String {
-        match self.children[i].kind {
+    fn name(&self, c: &Child) -> String {
+        match &c.kind {
             Kind::Umaster => "umaster".into(),
-            Kind::Listener(n) => format!("listener {n}"),
-            Kind::Vhost(j) => format!("vhost '{}'", self.conf.vhosts[j as usize].name),
+            Kind::Listener { id, .. } => format!("listener {id}"),
+            Kind::Vhost { conf, .. } => format!("vhost '{}'", conf.name),
         }
     }
 
@@ -424,58 +533,245 @@ impl Pmaster {
     fn umaster_ctl(&self) -> Option<&CtlChan> {
         self.children
             .iter()
-            .find(|c| c.kind == Kind::Umaster)
+            .find(|c| c.kind == Kind::Umaster && !c.retired)
             .and_then(|c| c.ctl.as_ref())
     }
 
+    // ------------------------------------------------------------ reload
+
+    /// SIGHUP: re-read and check the config file; on error keep everything
+    /// as it is. Else start workers for new and changed vhosts, switch the
+    /// listeners' routes, then retire what is gone.
+    fn reload(&mut self) {
+        let Some(file) = self.config_file.clone() else {
+            log::info!(
+                "SIGHUP: no config file (-c) to reload; telling vhost workers to re-read settings"
+            );
+            self.hup_workers();
+            return;
+        };
+        let new = match std::fs::read_to_string(&file)
+            .map_err(|e| format!("{file}: {e}"))
+            .and_then(|t| crate::config::parse(&t, &file).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("reload failed, keeping the running configuration: {e}");
+                return;
+            }
+        };
+        let (server_ids, vhost_ids) = match resolve_ids(&new, self.root) {
+            Ok(x) => x,
+            Err(e) => {
+                log::error!("reload failed, keeping the running configuration: {file}: {e}");
+                return;
+            }
+        };
+        let server_changed = server_part(&new) != server_part(&self.conf);
+        let sockets = if server_changed {
+            match bind_all(&new, &self.conf.listen, &self.sockets) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log::error!("reload failed, keeping the running configuration: {e}");
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        if new.access_log != self.conf.access_log {
+            match open_log(&new.access_log) {
+                Ok(f) => self.log_file = f,
+                Err(e) => {
+                    log::error!(
+                        "reload failed, keeping the running configuration: access_log: {e}"
+                    );
+                    return;
+                }
+            }
+        }
+        // The new configuration is good: apply it.
+        let old = std::mem::replace(&mut self.conf, new);
+        self.server_ids = server_ids;
+        let mut retire: Vec<usize> = Vec::new();
+        let mut added = 0;
+        // Vhosts: keep unchanged workers, start new ones for new/changed.
+        let mut keep = vec![false; self.children.len()];
+        for (v, ids) in self.conf.vhosts.clone().into_iter().zip(vhost_ids) {
+            let same = self.children.iter().position(|c| {
+                !c.retired && matches!(&c.kind, Kind::Vhost { conf, ids: i, .. } if **conf == v && *i == ids)
+            });
+            match same {
+                Some(i) => keep[i] = true,
+                None => {
+                    let id = self.alloc_vhost_id();
+                    self.add_child(Kind::Vhost {
+                        id,
+                        conf: Box::new(v),
+                        ids,
+                    });
+                    keep.push(true);
+                    added += 1;
+                }
+            }
+        }
+        for (i, c) in self.children.iter().enumerate() {
+            if matches!(c.kind, Kind::Vhost { .. }) && !c.retired && !keep[i] {
+                retire.push(i);
+            }
+        }
+        if let Some(s) = sockets {
+            raise_nofile(&self.conf);
+            self.sockets = s;
+            for (i, c) in self.children.iter().enumerate() {
+                if matches!(c.kind, Kind::Listener { .. } | Kind::Umaster) && !c.retired {
+                    retire.push(i);
+                }
+            }
+            self.add_child(Kind::Umaster);
+            for pos in 0..self.sockets.len() {
+                let id = self.alloc_listener_id();
+                self.add_child(Kind::Listener { id, pos });
+            }
+        }
+        if old.access_log != self.conf.access_log {
+            self.send_log_file();
+        }
+        // Start what is new now: workers are wired by umaster as they come.
+        // An old umaster being retired keeps its links until it exits; the
+        // new one (if any) starts first.
+        let now = Instant::now();
+        for i in &retire {
+            // Keep retired children out of the umaster lookup before starting.
+            self.children[*i].retired = true;
+        }
+        self.start_due(now);
+        // Listeners route to the new set (those started above get the new
+        // table in their configuration already).
+        for c in self.children.iter().filter(|c| !c.retired && c.pid > 0) {
+            if matches!(c.kind, Kind::Listener { .. }) {
+                if let Some(ctl) = &c.ctl {
+                    let _ = self.send_routes(ctl);
+                }
+            }
+        }
+        for i in retire {
+            let c = &self.children[i];
+            if c.pid > 0 {
+                sys::kill(c.pid, Signal::SIGTERM);
+            } else {
+                self.children[i].respawn_at = None;
+            }
+        }
+        // Children that never ran and are retired can go now.
+        self.children.retain(|c| !(c.retired && c.pid == 0));
+        log::info!(
+            "reloaded {file}: {} vhost(s), {added} new or changed{}",
+            self.conf.vhosts.len(),
+            if server_changed {
+                ", listeners replaced"
+            } else {
+                ""
+            }
+        );
+        self.hup_workers();
+    }
+
+    fn hup_workers(&self) {
+        for c in &self.children {
+            if matches!(c.kind, Kind::Vhost { .. }) && !c.retired && c.pid > 0 {
+                sys::kill(c.pid, Signal::SIGHUP);
+            }
+        }
+    }
+
+    /// The route table of the live vhosts, swapped in at `RoutesEnd`.
+    fn send_routes(&self, ctl: &CtlChan) -> io::Result<()> {
+        ctl.send(&ToChild::RoutesBegin, None, false)?;
+        let live: Vec<(u8, &VhostConfig)> = self
+            .children
+            .iter()
+            .filter(|c| !c.retired)
+            .filter_map(|c| match &c.kind {
+                Kind::Vhost { id, conf, .. } => Some((*id, &**conf)),
+                _ => None,
+            })
+            .collect();
+        // The default vhost: `default = yes`, else the first in the file.
+        let default_name = self
+            .conf
+            .vhosts
+            .iter()
+            .find(|v| v.default)
+            .or(self.conf.vhosts.first())
+            .map(|v| v.name.as_str());
+        for (id, v) in live {
+            let mut names = HVec::new();
+            for a in &v.aliases {
+                let _ = names.push(hstr(a));
+            }
+            let default = Some(v.name.as_str()) == default_name;
+            ctl.send(
+                &ToChild::Route(Route {
+                    vhost: id,
+                    default,
+                    names,
+                }),
+                None,
+                false,
+            )?;
+        }
+        ctl.send(&ToChild::RoutesEnd, None, false)
+    }
+
+    // ------------------------------------------------------------ spawning
+
     /// Spawns child `i` and sends it everything it needs.
     fn start(&mut self, i: usize) {
-        let kind = self.children[i].kind;
         self.children[i].respawn_at = None;
-        let (title, role) = match kind {
+        let (title, role) = match &self.children[i].kind {
             Kind::Umaster => ("rttpd: umaster".to_string(), "umaster"),
-            Kind::Listener(n) => (format!("rttpd: listener {n}"), "listener"),
-            Kind::Vhost(j) => (
-                format!("rttpd: vhost {}", self.conf.vhosts[j as usize].name),
-                "vhost",
-            ),
+            Kind::Listener { id, .. } => (format!("rttpd: listener {id}"), "listener"),
+            Kind::Vhost { conf, .. } => (format!("rttpd: vhost {}", conf.name), "vhost"),
         };
         let argv = [
             CString::new(title).unwrap_or_default(),
             CString::new(format!("--role={role}")).unwrap_or_default(),
         ];
-        let r = self.spawn_and_configure(kind, &argv);
+        let r = self.spawn_and_configure(&self.children[i].kind, &argv);
+        let name = self.name(&self.children[i]);
         let c = &mut self.children[i];
         match r {
             Ok((pid, ctl)) => {
                 c.pid = pid;
                 c.ctl = Some(ctl);
                 c.started = Instant::now();
-                log::debug!("{} started as pid {pid}", self.name(i));
+                log::debug!("{name} started as pid {pid}");
             }
             Err(e) => {
                 c.backoff_ms = (c.backoff_ms * 2).clamp(RESPAWN_MIN_MS, RESPAWN_MAX_MS);
                 c.respawn_at = Some(Instant::now() + Duration::from_millis(c.backoff_ms));
-                log::error!("cannot start {}: {e}", self.name(i));
+                log::error!("cannot start {name}: {e}");
                 return;
             }
         }
-        if kind == Kind::Umaster {
+        if self.children[i].kind == Kind::Umaster {
             // A new umaster needs a link to every running child.
             self.send_log_file();
             for j in 0..self.children.len() {
-                if self.children[j].kind != Kind::Umaster && self.children[j].pid > 0 {
+                let c = &self.children[j];
+                if c.kind != Kind::Umaster && c.pid > 0 && !c.retired {
                     if let Err(e) = self.link(j) {
-                        log::error!("cannot link {} to umaster: {e}", self.name(j));
+                        log::error!("cannot link {} to umaster: {e}", self.name(c));
                     }
                 }
             }
         } else if let Err(e) = self.link(i) {
-            log::error!("cannot link {} to umaster: {e}", self.name(i));
+            log::error!("cannot link {name} to umaster: {e}");
         }
     }
 
-    fn spawn_and_configure(&self, kind: Kind, argv: &[CString]) -> io::Result<(i32, CtlChan)> {
+    fn spawn_and_configure(&self, kind: &Kind, argv: &[CString]) -> io::Result<(i32, CtlChan)> {
         let (mine, theirs) = sys::seqpacket_pair()?;
         let ctl: CtlChan = Chan::new(mine);
         // A stuck child must not stall pmaster.
@@ -484,33 +780,28 @@ impl Pmaster {
         // thing the child reads.
         let first = match kind {
             Kind::Umaster => ToChild::Umaster(UmasterConf {
-                common: self.common(self.ids.server, Some(&self.conf.chroot_dir)),
+                common: self.common(self.server_ids, Some(&self.conf.chroot_dir)),
                 access_log: self.conf.access_log != LogTarget::Off,
             }),
-            Kind::Listener(n) => ToChild::Listener(ListenerConf {
-                common: self.common(self.ids.server, Some(&self.conf.chroot_dir)),
-                id: n,
+            Kind::Listener { id, .. } => ToChild::Listener(ListenerConf {
+                common: self.common(self.server_ids, Some(&self.conf.chroot_dir)),
+                id: *id,
                 max_connections: self.conf.max_connections as u32,
                 header_buffer: self.conf.header_buffer as u32,
                 keepalive_ms: self.conf.keepalive_timeout_ms as u32,
                 header_timeout_ms: self.conf.header_timeout_ms as u32,
                 send_timeout_ms: self.conf.send_timeout_ms as u32,
                 access_log: self.conf.access_log != LogTarget::Off,
-                vhosts: self.conf.vhosts.len() as u8,
             }),
-            Kind::Vhost(j) => {
-                let v = &self.conf.vhosts[j as usize];
+            Kind::Vhost { id, conf: v, ids } => {
                 let mut index = HVec::new();
                 for name in &v.index {
                     let _ = index.push(hstr(name));
                 }
                 let root = v.root.to_string_lossy();
                 ToChild::Vhost(VhostConf {
-                    common: self.common(
-                        self.ids.vhosts[j as usize],
-                        if v.chroot { Some(&v.root) } else { None },
-                    ),
-                    id: j,
+                    common: self.common(*ids, if v.chroot { Some(&v.root) } else { None }),
+                    id: *id,
                     name: hstr(&v.name),
                     root: hstr(&root),
                     chroot: v.chroot && self.root,
@@ -522,24 +813,9 @@ impl Pmaster {
             }
         };
         ctl.send(&first, None, false)?;
-        if let Kind::Listener(n) = kind {
-            let default = self.conf.vhosts.iter().position(|v| v.default).unwrap_or(0);
-            for (j, v) in self.conf.vhosts.iter().enumerate() {
-                let mut names = HVec::new();
-                for a in &v.aliases {
-                    let _ = names.push(hstr(a));
-                }
-                ctl.send(
-                    &ToChild::Route(Route {
-                        vhost: j as u8,
-                        default: j == default,
-                        names,
-                    }),
-                    None,
-                    false,
-                )?;
-            }
-            for s in &self.sockets[n as usize] {
+        if let Kind::Listener { pos, .. } = kind {
+            self.send_routes(&ctl)?;
+            for s in self.sockets.get(*pos).map(Vec::as_slice).unwrap_or(&[]) {
                 ctl.send(&ToChild::Listen, Some(s.as_raw_fd()), false)?;
             }
         }
@@ -549,9 +825,9 @@ impl Pmaster {
 
     /// A fresh umaster link for child `i`: one end to it, one to umaster.
     fn link(&self, i: usize) -> io::Result<()> {
-        let (role, id) = match self.children[i].kind {
-            Kind::Listener(n) => (Role::Listener, n),
-            Kind::Vhost(j) => (Role::Vhost, j),
+        let (role, id) = match &self.children[i].kind {
+            Kind::Listener { id, .. } => (Role::Listener, *id),
+            Kind::Vhost { id, .. } => (Role::Vhost, *id),
             Kind::Umaster => return Ok(()),
         };
         let Some(u) = self.umaster_ctl() else {

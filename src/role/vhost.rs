@@ -82,8 +82,9 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
     let mut events = polling::Events::new();
     let mut pbuf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at: Option<Instant> = None;
+    let mut last_request = Instant::now();
     loop {
-        let _ = poll.wait(&mut events, Duration::from_millis(500));
+        let _ = poll.wait(&mut events, Duration::from_millis(100));
         for ev in events.iter() {
             match ev.key {
                 K_CTL => loop {
@@ -138,6 +139,7 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
                 }),
                 k if (K_LISTENER..K_LISTENER + MAX_LISTENERS).contains(&k) => {
                     let i = k - K_LISTENER;
+                    last_request = Instant::now();
                     if !vh.serve_channel(listeners[i].as_ref(), &mut pbuf) {
                         if let Some(old) = listeners[i].take() {
                             poll.delete(old.raw());
@@ -147,8 +149,12 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
                 _ => {}
             }
         }
+        // Told to stop (shutdown, or replaced in a reload): listeners stop
+        // sending once they route elsewhere or exit; leave when idle.
         if let Some(t) = stop_at {
-            if listeners.iter().all(Option::is_none) || Instant::now() >= t {
+            let now = Instant::now();
+            let idle = now.duration_since(last_request) > Duration::from_millis(500);
+            if listeners.iter().all(Option::is_none) || idle || now >= t {
                 return 0;
             }
         }

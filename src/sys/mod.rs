@@ -605,15 +605,17 @@ fn check_link_owners(root: RawFd, path: &CStr) -> io::Result<()> {
 
 /// Forks and execs `exe` with `argv` (already built: nothing is allocated
 /// in the child), the control channel `ctl` as fd 3, an empty environment
-/// but for `env`, and no blocked signals. Returns the child's pid.
+/// but for `env`. The signal mask is inherited on purpose: pmaster blocks
+/// the signals every role reads from its signalfd, so a signal sent before
+/// the child has set up its own signalfd waits instead of killing it.
 pub fn spawn(exe: &CStr, argv: &[CString], env: &[CString], ctl: &OwnedFd) -> io::Result<i32> {
     let mut argp: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argp.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
     let ctl = ctl.as_raw_fd();
-    // SAFETY: the child only calls async-signal-safe functions (sigprocmask,
-    // dup2, fcntl, execve, _exit) on data prepared before the fork.
+    // SAFETY: the child only calls async-signal-safe functions (dup2,
+    // fcntl, execve, _exit) on data prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -621,9 +623,6 @@ pub fn spawn(exe: &CStr, argv: &[CString], env: &[CString], ctl: &OwnedFd) -> io
     if pid == 0 {
         // SAFETY: see above; every pointer stays valid in the child's copy.
         unsafe {
-            let mut set: libc::sigset_t = zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
             if ctl == 3 {
                 libc::fcntl(3, libc::F_SETFD, 0);
             } else if libc::dup2(ctl, 3) < 0 {
