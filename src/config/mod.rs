@@ -82,6 +82,12 @@ pub struct VhostConfig {
     pub dotfiles: bool,
     /// `gzip_static = yes|no`, default yes: FILE.gz for clients that accept gzip.
     pub gzip_static: bool,
+    /// `listing = yes`: HTML listing of directories without an index file
+    /// (the owner's settings file may override it).
+    pub listing: bool,
+    /// `settings = PATH`: the owner-editable settings file, read by the
+    /// worker as the vhost's own user.
+    pub settings: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +140,8 @@ impl VhostConfig {
             follow_symlinks: Symlinks::Owner,
             dotfiles: false,
             gzip_static: true,
+            listing: false,
+            settings: None,
         }
     }
 }

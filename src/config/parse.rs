@@ -49,7 +49,8 @@ const KEYS: &[(&str, Scope)] = &[
     ("dotfiles", Scope::Vhost),
     ("gzip_static", Scope::Vhost),
     ("follow_symlinks", Scope::Vhost),
-    ("settings", Scope::Reserved),
+    ("settings", Scope::Vhost),
+    ("listing", Scope::Vhost),
     ("cgi", Scope::Reserved),
 ];
 
@@ -290,6 +291,8 @@ impl Parser {
             "chroot" => vhost.chroot = boolean(key, value)?,
             "dotfiles" => vhost.dotfiles = boolean(key, value)?,
             "gzip_static" => vhost.gzip_static = boolean(key, value)?,
+            "listing" => vhost.listing = boolean(key, value)?,
+            "settings" => vhost.settings = Some(abs_path(key, value)?),
             "follow_symlinks" => {
                 vhost.follow_symlinks = if value.eq_ignore_ascii_case("owner") {
                     Symlinks::Owner
@@ -364,6 +367,19 @@ impl Parser {
             .find(|v| v.root.as_os_str().is_empty())
         {
             return Err((v.line, format!("vhost '{}' has no root", v.name)));
+        }
+        for v in &self.cfg.vhosts {
+            if let (true, Some(s)) = (v.chroot, &v.settings) {
+                if !s.starts_with(&v.root) || s == &v.root {
+                    return Err((
+                        v.line,
+                        format!(
+                            "vhost '{}': with chroot = yes, its settings file must be inside its root",
+                            v.name
+                        ),
+                    ));
+                }
+            }
         }
         if self.cfg.listen.is_empty() {
             self.cfg.listen.push(DEFAULT_LISTEN);
@@ -937,8 +953,12 @@ chroot = yes
                 "t.conf:1: 'chroot_dir' must be an absolute path",
             ),
             (
-                format!("{v}settings = /www/.rttpd\n"),
-                "t.conf:3: 'settings' is not supported yet",
+                format!("{v}chroot = yes\nsettings = /www/.rttpd\n"),
+                "t.conf:1: vhost 'v': with chroot = yes, its settings file must be inside its root",
+            ),
+            (
+                format!("{v}settings = www/.rttpd\n"),
+                "t.conf:3: 'settings' must be an absolute path",
             ),
             (
                 "cgi = /cgi-bin/\n".into(),

@@ -80,6 +80,10 @@ pub struct VhostConf {
     pub symlinks: Symlinks,
     pub dotfiles: bool,
     pub gzip_static: bool,
+    pub listing: bool,
+    /// The owner settings file as the worker sees it (inside its chroot
+    /// when chrooted); empty: none.
+    pub settings: String<MAX_PATH_BYTES>,
 }
 
 #[derive(Serialize, Deserialize, MaxSize, Debug, Clone, PartialEq)]

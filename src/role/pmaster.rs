@@ -809,6 +809,16 @@ impl Pmaster {
                     symlinks: v.follow_symlinks,
                     dotfiles: v.dotfiles,
                     gzip_static: v.gzip_static,
+                    listing: v.listing,
+                    settings: match &v.settings {
+                        // Inside a chroot the file is seen relative to the root.
+                        Some(s) if v.chroot && self.root => match s.strip_prefix(&v.root) {
+                            Ok(rel) => hstr(&format!("/{}", rel.to_string_lossy())),
+                            Err(_) => HString::new(),
+                        },
+                        Some(s) => hstr(&s.to_string_lossy()),
+                        None => HString::new(),
+                    },
                 })
             }
         };
