@@ -35,7 +35,9 @@ fn main() {
             std::process::exit(role::pmaster::run(config, config_file, detach));
         }
         Err(e) => {
-            eprintln!("rttpd: {e}");
+            // Config errors are exactly `file:line: problem` (editors and
+            // procd scripts parse that); the others name the option.
+            eprintln!("{e}");
             std::process::exit(1);
         }
     }

@@ -463,6 +463,9 @@ impl Pmaster {
         }
         log::info!("stopping: children get {} ms to finish", SHUTDOWN_GRACE_MS);
         self.stopping = Some(Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS + 500));
+        // Listeners close their copies too: new connections are refused at
+        // once instead of waiting in a backlog nobody accepts from.
+        self.sockets.clear();
         for c in &mut self.children {
             c.respawn_at = None;
             c.retired = true;
