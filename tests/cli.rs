@@ -408,7 +408,14 @@ fn u_sets_the_account_of_unprivileged_roles() {
             None => Server::with_docroot(dir, &[]),
         };
         assert_eq!(fetch(&s.addr(), "x", "/"), Ok((200, b"u\n".to_vec())));
-        let ids = roles_ids(s.pid());
+        // A child is root for a moment between exec and its drop: give every
+        // role up to 2 s to be seen as its account.
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut ids = roles_ids(s.pid());
+        while std::time::Instant::now() < end && !ids.iter().all(|(_, id)| *id == want) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            ids = roles_ids(s.pid());
+        }
         assert!(
             ids.iter().any(|(t, _)| t.starts_with("rttpd: listener")),
             "{ids:?}"

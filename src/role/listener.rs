@@ -575,6 +575,14 @@ impl Listener {
             self.conns[slot].st = St::Reading;
             self.conns[slot].deadline = self.now + self.conf.header_timeout_ms as u64;
         }
+        // Nothing of the previous request may leak into this one's answer
+        // (a reject after a HEAD must still carry its body).
+        let c = &mut self.conns[slot];
+        c.is_head = false;
+        c.keep_alive = false;
+        c.minor = 1;
+        c.close_after = false;
+        c.body_left = 0;
         let in_len = self.in_len;
         let base = slot * (self.in_len + self.out_len);
         let buf: &[u8] = &self.arena[base..base + filled];

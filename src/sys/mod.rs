@@ -800,3 +800,81 @@ pub fn wait_readable(fd: RawFd, ms: i32) {
     // SAFETY: `p` is one valid pollfd.
     unsafe { libc::poll(&mut p, 1, ms) };
 }
+
+/// An anonymous in-memory file (for generated bodies such as listings,
+/// which then travel like any file: as an fd, sent with sendfile).
+pub fn memfd(name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is a valid C string.
+    let fd = cvt(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })?;
+    // SAFETY: a new fd owned by us.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    write_all(fd, data)?;
+    Ok(owned)
+}
+
+/// One directory entry as a listing needs it.
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub is_dir: bool,
+    pub size: u64,
+    pub mtime: i64,
+}
+
+/// Reads up to `max` entries of the directory `dir` (not "." or ".."),
+/// returning them and how many more there were. Entries that vanish or
+/// cannot be stat'ed are skipped; symbolic links are listed as what they
+/// are, not followed.
+pub fn list_dir(dir: RawFd, max: usize) -> io::Result<(Vec<DirEntry>, usize)> {
+    let fd = openat_raw(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY)?;
+    let raw = fd.as_raw_fd();
+    // SAFETY: fdopendir takes ownership of a valid directory fd on success.
+    let d = unsafe { libc::fdopendir(raw) };
+    if d.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    std::mem::forget(fd); // now owned by `d`, closed by closedir
+    let mut out = Vec::new();
+    let mut more = 0;
+    loop {
+        // SAFETY: `d` is a valid DIR*; the entry stays valid until the next readdir.
+        let e = unsafe { libc::readdir(d) };
+        if e.is_null() {
+            break;
+        }
+        // SAFETY: d_name is a NUL-terminated array inside the entry.
+        let name = unsafe { CStr::from_ptr((*e).d_name.as_ptr()) };
+        let nb = name.to_bytes();
+        if nb == b"." || nb == b".." {
+            continue;
+        }
+        if out.len() >= max {
+            more += 1;
+            continue;
+        }
+        let mut st = MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `name` is valid; `st` is a valid out-pointer.
+        let r = unsafe {
+            libc::fstatat(
+                raw,
+                name.as_ptr(),
+                st.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if r != 0 {
+            continue;
+        }
+        // SAFETY: fstatat succeeded.
+        let st = unsafe { st.assume_init() };
+        #[allow(clippy::unnecessary_cast)] // time_t differs by target
+        out.push(DirEntry {
+            name: nb.to_vec(),
+            is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
+            size: st.st_size as u64,
+            mtime: st.st_mtime as i64,
+        });
+    }
+    // SAFETY: `d` came from fdopendir and is closed once.
+    unsafe { libc::closedir(d) };
+    Ok((out, more))
+}

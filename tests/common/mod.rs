@@ -17,7 +17,10 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 pub fn is_root() -> bool {
     // SAFETY-free: read our own status.
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -60,7 +63,11 @@ impl Drop for TempDir {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub struct Server {
@@ -75,7 +82,9 @@ impl Server {
     /// `{dir}` replaced; `dir` is a fresh temp dir (put docroots under it).
     pub fn with_config(dir: TempDir, conf: &str) -> Server {
         let port = free_port();
-        let text = conf.replace("{port}", &port.to_string()).replace("{dir}", &dir.path().to_string_lossy());
+        let text = conf
+            .replace("{port}", &port.to_string())
+            .replace("{dir}", &dir.path().to_string_lossy());
         let cfg = dir.path().join("rttpd.conf");
         std::fs::write(&cfg, text).unwrap();
         Self::spawn(dir, port, &["-c", &cfg.to_string_lossy()])
@@ -104,7 +113,12 @@ impl Server {
             .stderr(f)
             .spawn()
             .expect("spawn rttpd");
-        let s = Server { child: Some(child), port, dir, stderr };
+        let s = Server {
+            child: Some(child),
+            port,
+            dir,
+            stderr,
+        };
         s.wait_ready();
         s
     }
@@ -127,13 +141,35 @@ impl Server {
                 let mut b = [0u8; 16];
                 if let Ok(n) = s.read(&mut b) {
                     if n > 0 && b.starts_with(b"HTTP/1.1 ") && !b.starts_with(b"HTTP/1.1 503") {
-                        return;
+                        return self.wait_dropped(end);
                     }
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("rttpd did not become ready; stderr:\n{}", self.log());
+    }
+
+    /// Every child is spawned before the first answer; wait until each has
+    /// exec'd and finished its privilege drop (NoNewPrivs is its last step).
+    fn wait_dropped(&self, end: Instant) {
+        while Instant::now() < end {
+            let kids = children(self.pid());
+            let done = !kids.is_empty()
+                && kids.iter().all(|&p| {
+                    title(p).starts_with("rttpd: ")
+                        && std::fs::read_to_string(format!("/proc/{p}/status"))
+                            .map(|st| {
+                                st.lines()
+                                    .any(|l| l.starts_with("NoNewPrivs:") && l.ends_with('1'))
+                            })
+                            .unwrap_or(false)
+                });
+            if done {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn log(&self) -> String {
@@ -146,7 +182,10 @@ impl Server {
 
     /// Sends a signal to pmaster.
     pub fn signal(&self, sig: &str) {
-        Command::new("kill").args(["-s", sig, &self.pid().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-s", sig, &self.pid().to_string()])
+            .status()
+            .unwrap();
     }
 
     /// Stops with SIGTERM and waits (up to 10 s); returns the exit status.
@@ -165,7 +204,10 @@ impl Server {
     }
 
     fn signal_pid(&self, pid: i32, sig: &str) {
-        Command::new("kill").args(["-s", sig, &pid.to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-s", sig, &pid.to_string()])
+            .status()
+            .unwrap();
     }
 }
 
@@ -226,7 +268,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -235,11 +280,17 @@ impl Resp {
 pub fn parse_responses(mut data: &[u8], head_for: &[usize]) -> Vec<Resp> {
     let mut out = Vec::new();
     while !data.is_empty() {
-        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else { break };
+        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+            break;
+        };
         let head = String::from_utf8_lossy(&data[..end]).to_string();
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or("");
-        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -251,8 +302,16 @@ pub fn parse_responses(mut data: &[u8], head_for: &[usize]) -> Vec<Resp> {
             .unwrap_or(0);
         let no_body = head_for.contains(&out.len()) || status == 304 || status == 204;
         let body_start = end + 4;
-        let body_len = if no_body { 0 } else { len.min(data.len() - body_start) };
-        out.push(Resp { status, headers, body: data[body_start..body_start + body_len].to_vec() });
+        let body_len = if no_body {
+            0
+        } else {
+            len.min(data.len() - body_start)
+        };
+        out.push(Resp {
+            status,
+            headers,
+            body: data[body_start..body_start + body_len].to_vec(),
+        });
         data = &data[body_start + body_len..];
     }
     out
@@ -265,11 +324,110 @@ pub fn get(addr: &str, req: &str) -> Resp {
     parse_responses(&data, if head { &[0] } else { &[] })
         .into_iter()
         .next()
-        .unwrap_or_else(|| panic!("no response to {req:?}: {:?}", String::from_utf8_lossy(&data)))
+        .unwrap_or_else(|| {
+            panic!(
+                "no response to {req:?}: {:?}",
+                String::from_utf8_lossy(&data)
+            )
+        })
 }
 
 /// Runs curl with `args`; returns (stdout, exit code). `-s` is added.
 pub fn curl(args: &[&str]) -> (Vec<u8>, i32) {
-    let out = Command::new("curl").arg("-s").args(args).output().expect("curl is installed");
+    let out = Command::new("curl")
+        .arg("-s")
+        .args(args)
+        .output()
+        .expect("curl is installed");
     (out.stdout, out.status.code().unwrap_or(-1))
+}
+
+// ---------------------------------------------------------------- added for http/limits tests
+
+/// The exact built-in error page rttpd sends for `code`.
+pub fn error_page_body(code: u16, reason: &str) -> Vec<u8> {
+    format!(
+        "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n<body><h1>{code} {reason}</h1></body></html>\n"
+    )
+    .into_bytes()
+}
+
+/// A config file text for `Server::with_config`: listen on `{port}`,
+/// `globals` lines, then one vhost `default` rooted at `{dir}/www` with
+/// `vhost` lines. Put files under `www/` in the TempDir before starting.
+pub fn conf_with(globals: &str, vhost: &str) -> String {
+    format!(
+        "listen = 127.0.0.1:{{port}}\naccess_log = off\n{globals}\n[vhost default]\nroot = {{dir}}/www\n{vhost}\n"
+    )
+}
+
+/// One persistent client connection that reads one response at a time
+/// (Content-Length framing; `head` for responses to HEAD).
+pub struct Client {
+    pub s: TcpStream,
+    pub buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: &str) -> Client {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        Client { s, buf: Vec::new() }
+    }
+
+    pub fn send(&mut self, data: &[u8]) {
+        self.s.write_all(data).unwrap();
+    }
+
+    /// Reads one full response; None if the server closed (or 5 s passed)
+    /// before a complete one arrived. Bytes after it stay buffered.
+    pub fn response(&mut self, head: bool) -> Option<Resp> {
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let r = parse_responses(&self.buf[..end + 4], &[0]).pop()?;
+                let no_body = head || r.status == 304 || r.status == 204 || r.status < 200;
+                let len: usize = if no_body {
+                    0
+                } else {
+                    r.header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
+                };
+                if self.buf.len() >= end + 4 + len {
+                    let body = self.buf[end + 4..end + 4 + len].to_vec();
+                    self.buf.drain(..end + 4 + len);
+                    return Some(Resp { body, ..r });
+                }
+            }
+            let mut b = [0u8; 65536];
+            match self.s.read(&mut b) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&b[..n]),
+            }
+        }
+    }
+
+    /// True when the server ends the connection (EOF or reset) within `d`
+    /// without sending anything more; extra bytes are kept in `buf`.
+    pub fn closed_within(&mut self, d: Duration) -> bool {
+        let mut b = [0u8; 4096];
+        self.s
+            .set_read_timeout(Some(d.max(Duration::from_millis(1))))
+            .unwrap();
+        let closed = match self.s.read(&mut b) {
+            Ok(0) => true,
+            Ok(n) => {
+                self.buf.extend_from_slice(&b[..n]);
+                false
+            }
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ), // a reset ends it too
+        };
+        self.s
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        closed
+    }
 }
