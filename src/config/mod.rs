@@ -3,6 +3,7 @@
 
 pub mod cli;
 mod parse;
+pub mod settings;
 
 use std::fmt;
 use std::net::SocketAddr;

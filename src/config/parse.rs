@@ -389,11 +389,16 @@ impl Parser {
 }
 
 /// `value` cut to a length fit for an error message.
-fn show(value: &str) -> String {
-    match value.char_indices().nth(MAX_SHOWN_CHARS) {
-        Some((end, _)) => format!("{}...", &value[..end]),
-        None => value.to_string(),
+pub(crate) fn show(value: &str) -> String {
+    let mut s: String = value
+        .chars()
+        .take(MAX_SHOWN_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if value.chars().nth(MAX_SHOWN_CHARS).is_some() {
+        s += "...";
     }
+    s
 }
 
 /// A section name that is also a host name routes requests to its vhost.
@@ -433,7 +438,7 @@ fn digits(value: &str) -> Option<u64> {
     value.parse().ok()
 }
 
-fn boolean(key: &str, value: &str) -> Result<bool, String> {
+pub(crate) fn boolean(key: &str, value: &str) -> Result<bool, String> {
     const YES: &[&str] = &["yes", "true", "on", "1"];
     const NO: &[&str] = &["no", "false", "off", "0"];
     if YES.iter().any(|y| value.eq_ignore_ascii_case(y)) {
@@ -484,7 +489,7 @@ fn account(key: &str, value: &str) -> Result<Account, String> {
 }
 
 /// `index = NAME...`: 1..=`MAX_INDEX_NAMES` plain file names.
-fn index(value: &str) -> Result<Vec<String>, String> {
+pub(crate) fn index(value: &str) -> Result<Vec<String>, String> {
     let names: Vec<String> = value.split_ascii_whitespace().map(String::from).collect();
     if names.len() > limits::MAX_INDEX_NAMES {
         return Err(format!(

@@ -2,8 +2,10 @@
 //! Everything here takes bytes (and `now` where time matters) and returns
 //! decisions, so it is tested with tables and byte-split transcripts.
 
+pub mod basic;
 pub mod cond;
 pub mod date;
+pub mod listing;
 pub mod mime;
 pub mod page;
 pub mod range;

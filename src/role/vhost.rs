@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use heapless::Vec as HVec;
 
 use super::{CtlChan, Sig};
+use crate::config::settings::{Settings, parse_settings};
 use crate::http::writer::Writer;
-use crate::http::{cond, date, mime, page, range, target};
+use crate::http::{cond, date, listing, mime, page, range, target};
 use crate::ipc::chan::{Chan, RecvError};
 use crate::ipc::msg::*;
 use crate::limits::*;
@@ -30,6 +31,11 @@ pub struct Vhost {
     conf: VhostConf,
     root: OwnedFd,
     resolver: sys::Resolver,
+    /// The owner's settings: the last good parse of the settings file.
+    settings: Settings,
+    /// (mtime, size, inode) of the settings file last read, good or bad.
+    settings_seen: Option<(i64, u64, u64)>,
+    next_settings_check: Instant,
 }
 
 pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
@@ -70,11 +76,7 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
             return 1;
         }
     };
-    let vh = Vhost {
-        conf,
-        root,
-        resolver,
-    };
+    let mut vh = Vhost::new(root, conf);
     let _ = poll.add(ctl.raw(), K_CTL, true, false);
     let _ = poll.add(sfd.as_raw_fd(), K_SIG, true, false);
     let mut link: Option<Link> = None;
@@ -85,6 +87,7 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
     let mut last_request = Instant::now();
     loop {
         let _ = poll.wait(&mut events, Duration::from_millis(100));
+        vh.check_settings(false);
         for ev in events.iter() {
             match ev.key {
                 K_CTL => loop {
@@ -130,13 +133,21 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
                         }
                     }
                 }
-                K_SIG => super::read_signals(&mut sfd, |s| {
-                    if let Sig::Stop = s {
-                        stop_at.get_or_insert(
-                            Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS),
-                        );
+                K_SIG => {
+                    let mut hup = false;
+                    super::read_signals(&mut sfd, |s| match s {
+                        Sig::Stop => {
+                            stop_at.get_or_insert(
+                                Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS),
+                            );
+                        }
+                        Sig::Hup => hup = true,
+                        _ => {}
+                    });
+                    if hup {
+                        vh.check_settings(true);
                     }
-                }),
+                }
                 k if (K_LISTENER..K_LISTENER + MAX_LISTENERS).contains(&k) => {
                     let i = k - K_LISTENER;
                     last_request = Instant::now();
@@ -211,6 +222,29 @@ impl Vhost {
         {
             return self.error(req, 403);
         }
+        if let Some(r) = self.settings.redirect_for(path) {
+            let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
+            let mut w = Writer::new(&mut hb);
+            w.str("Location: ");
+            r.location(path, &mut w);
+            w.str("\r\n");
+            if w.overflowed() {
+                return self.error(req, 500);
+            }
+            let n = w.len();
+            return self.error_with(req, r.status, &hb[..n]);
+        }
+        if let Some(a) = self.settings.auth_for(path) {
+            if !auth::allowed(&req.authorization, &a.user_file) {
+                let mut hb = [0u8; 160];
+                let mut w = Writer::new(&mut hb);
+                w.str("WWW-Authenticate: Basic realm=\"")
+                    .str(&a.realm)
+                    .str("\", charset=\"UTF-8\"\r\n");
+                let n = if w.overflowed() { 0 } else { w.len() };
+                return self.error_with(req, 401, &hb[..n]);
+            }
+        }
         let rel = &path[1..];
         let fd = match self.open(rel) {
             Ok(fd) => fd,
@@ -223,10 +257,20 @@ impl Vhost {
             if !path.ends_with(b"/") {
                 return self.redirect_slash(req, path);
             }
-            for name in self.conf.index.iter() {
+            // The owner's index names, else the administrator's.
+            let mut names: HVec<&str, MAX_INDEX_NAMES> = HVec::new();
+            match self.settings.index.as_deref() {
+                Some(v) => v.iter().for_each(|n| {
+                    let _ = names.push(n.as_str());
+                }),
+                None => self.conf.index.iter().for_each(|n| {
+                    let _ = names.push(n.as_str());
+                }),
+            }
+            for name in names.iter() {
                 let mut p = [0u8; MAX_TARGET_BYTES + MAX_INDEX_NAME_BYTES];
                 let mut w = Writer::new(&mut p);
-                w.push(rel).str(name.as_str());
+                w.push(rel).str(name);
                 if w.overflowed() {
                     continue;
                 }
@@ -238,6 +282,9 @@ impl Vhost {
                         }
                     }
                 }
+            }
+            if self.settings.listing.unwrap_or(self.conf.listing) {
+                return self.listing(req, path, &fd);
             }
             return self.error(req, 403);
         }
@@ -313,9 +360,14 @@ impl Vhost {
                 fd: None,
             };
         }
+        let ctype = self
+            .settings
+            .mime_for(rel)
+            .unwrap_or_else(|| mime::lookup(rel));
         w.str("Content-Type: ")
-            .str(mime::lookup(rel))
+            .str(ctype)
             .str("\r\nAccept-Ranges: bytes\r\n");
+        self.settings.header_lines_for(&req.path, &mut w);
         let mut status = 200;
         let mut offset = 0;
         let mut len = st.size;
@@ -391,7 +443,83 @@ impl Vhost {
         } else {
             b""
         };
+        // The owner's page for this status, when there is one and it opens.
+        if let Some(page) = self.settings.error_page(code) {
+            let rel = page.trim_start_matches('/').as_bytes();
+            if let Ok(fd) = self.open(rel) {
+                if let Ok(st) = sys::fstat(fd.as_raw_fd()) {
+                    if st.is_file {
+                        let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
+                        let mut w = Writer::new(&mut hb);
+                        w.push(extra);
+                        let ctype = self
+                            .settings
+                            .mime_for(rel)
+                            .unwrap_or_else(|| mime::lookup(rel));
+                        w.str("Content-Type: ").str(ctype).str("\r\n");
+                        let mut head = HVec::new();
+                        let _ = head.extend_from_slice(w.as_bytes());
+                        return if req.method == Method::Head {
+                            Answer {
+                                resp: resp(req, code, head, Some(st.size), Body::None),
+                                fd: None,
+                            }
+                        } else {
+                            Answer {
+                                resp: resp(
+                                    req,
+                                    code,
+                                    head,
+                                    Some(st.size),
+                                    Body::File { offset: 0 },
+                                ),
+                                fd: Some(fd),
+                            }
+                        };
+                    }
+                }
+            }
+        }
         self.error_with(req, code, extra)
+    }
+
+    /// An HTML listing of a directory without an index file, rendered into
+    /// a bounded buffer and sent as an in-memory file.
+    fn listing(&self, req: &Request, path: &[u8], dir: &OwnedFd) -> Answer {
+        let Ok((found, more)) = sys::list_dir(dir.as_raw_fd(), MAX_LISTING_ENTRIES) else {
+            return self.error(req, 403);
+        };
+        let mut entries: Vec<listing::Entry<'_>> = found
+            .iter()
+            .map(|e| listing::Entry {
+                name: &e.name,
+                is_dir: e.is_dir,
+                size: e.size,
+                mtime: e.mtime,
+            })
+            .collect();
+        let mut out = vec![0u8; MAX_LISTING_BYTES];
+        let n = listing::render(path, &mut entries, more, &mut out);
+        if n == 0 {
+            return self.error(req, 500);
+        }
+        let mut head = HVec::new();
+        let _ = head.extend_from_slice(
+            b"Content-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n",
+        );
+        if req.method == Method::Head {
+            return Answer {
+                resp: resp(req, 200, head, Some(n as u64), Body::None),
+                fd: None,
+            };
+        }
+        match sys::memfd(c"listing", &out[..n]) {
+            Ok(fd) => Answer {
+                resp: resp(req, 200, head, Some(n as u64), Body::File { offset: 0 }),
+                fd: Some(fd),
+            },
+            Err(_) => self.error(req, 500),
+        }
     }
 
     /// A status with the built-in page as its body, plus `extra` headers.
@@ -440,10 +568,83 @@ impl Vhost {
     /// A worker over an open root directory (the sans-socket core, for tests).
     pub fn new(root: OwnedFd, conf: VhostConf) -> Vhost {
         let resolver = sys::probe_resolver(root.as_raw_fd());
-        Vhost {
+        let mut v = Vhost {
             conf,
             root,
             resolver,
+            settings: Settings::default(),
+            settings_seen: None,
+            next_settings_check: Instant::now(),
+        };
+        v.check_settings(true);
+        v
+    }
+
+    /// Re-reads the owner's settings file when it changed (looked at most
+    /// once a second, or now when `force`). A bad file keeps the last good
+    /// settings: the site keeps serving, the error is logged once.
+    pub fn check_settings(&mut self, force: bool) {
+        if self.conf.settings.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        if !force && now < self.next_settings_check {
+            return;
+        }
+        self.next_settings_check = now + Duration::from_secs(1);
+        let path = self.conf.settings.as_str();
+        use std::os::unix::fs::MetadataExt;
+        let seen = match std::fs::metadata(path) {
+            Ok(m) => (m.mtime(), m.size(), m.ino()),
+            Err(e) => {
+                if self.settings_seen.take().is_some() || force {
+                    log::error!(
+                        "vhost {}: settings {path}: {e}; keeping the last good settings",
+                        self.conf.name
+                    );
+                }
+                return;
+            }
+        };
+        if !force && self.settings_seen == Some(seen) {
+            return;
+        }
+        self.settings_seen = Some(seen);
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| format!("{path}: {e}"))
+            .and_then(|t| parse_settings(&t, path).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(s) => {
+                if s != self.settings {
+                    log::info!("vhost {}: settings {path} applied", self.conf.name);
+                }
+                self.settings = s;
+            }
+            Err(e) => log::error!(
+                "vhost {}: {e}; keeping the last good settings",
+                self.conf.name
+            ),
+        }
+    }
+}
+
+/// Basic authentication against the owner's user file, read as the vhost's
+/// own user on each protected request (the file may change at any time).
+mod auth {
+    use crate::http::basic;
+
+    pub fn allowed(authorization: &[u8], user_file: &str) -> bool {
+        let mut buf = [0u8; crate::limits::MAX_AUTH_BYTES];
+        let Some((user, pass)) = basic::decode(authorization, &mut buf) else {
+            return false;
+        };
+        match std::fs::read(user_file) {
+            Ok(text) if text.len() <= 64 * 1024 => basic::check(&text, user, pass),
+            Ok(_) => false,
+            Err(e) => {
+                log::error!("auth user file {user_file}: {e}");
+                false
+            }
         }
     }
 }
