@@ -32,6 +32,9 @@ const K_LISTEN: usize = 16;
 const K_VHOST: usize = 64;
 const K_CONN: usize = 1024;
 
+/// While stopping, how long an idle keep-alive connection may stay silent.
+const STOP_IDLE_MS: u64 = 1_000;
+
 /// Lingering close: after our last byte, read and drop what the client still
 /// sends for this long, so our response is not destroyed by a reset.
 const LINGER_MS: u64 = 2_000;
@@ -412,9 +415,14 @@ impl Listener {
             self.poll.delete(fd.as_raw_fd());
         }
         self.listen.clear();
-        for slot in 0..self.conns.len() {
-            if self.conns[slot].st == St::Idle {
-                self.close(slot);
+        // Idle keep-alive connections are not cut at once (a client may be
+        // sending its next request right now): each may bring one more
+        // request, answered with `Connection: close`, or is closed when
+        // silent for a moment.
+        let soon = self.now + STOP_IDLE_MS;
+        for c in self.conns.iter_mut() {
+            if c.st == St::Idle {
+                c.deadline = c.deadline.min(soon);
             }
         }
     }
@@ -563,9 +571,8 @@ impl Listener {
         let filled = self.conns[slot].filled;
         if filled == 0 {
             let c = &mut self.conns[slot];
-            c.st = if self.stopping { St::Free } else { St::Idle };
+            c.st = St::Idle;
             if self.stopping {
-                c.st = St::Idle;
                 return self.close(slot);
             }
             c.deadline = self.now + self.conf.keepalive_ms as u64;
