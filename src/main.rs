@@ -4,6 +4,9 @@
 use rttpd::config::cli::{self, Cli};
 use rttpd::role;
 
+#[global_allocator]
+static GLOBAL: rttpd::sys::CountingAlloc = rttpd::sys::CountingAlloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(r) = args.first().and_then(|a| a.strip_prefix("--role=")) {

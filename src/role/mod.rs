@@ -43,6 +43,7 @@ pub const SIGNALS: &[Signal] = &[
     Signal::SIGINT,
     Signal::SIGHUP,
     Signal::SIGUSR1,
+    Signal::SIGUSR2,
     Signal::SIGCHLD,
 ];
 
@@ -137,6 +138,23 @@ pub enum Sig {
     Chld,
 }
 
+/// SIGUSR2 in any role: log this process's heap allocation count (the
+/// tests use it to prove the request path does not allocate).
+/// The count after the previous report was written, so that a report's
+/// own formatting is not counted against the requests that follow it.
+static REPORTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn log_allocations() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let n = sys::allocations();
+    let since = n.wrapping_sub(REPORTED.load(Relaxed));
+    log::info!(
+        "pid {}: {n} heap allocations, {since} since the last report",
+        sys::getpid()
+    );
+    REPORTED.store(sys::allocations(), Relaxed);
+}
+
 /// Reads every pending signal from a signalfd.
 pub fn read_signals(sfd: &mut nix::sys::signalfd::SignalFd, mut f: impl FnMut(Sig)) {
     while let Ok(Some(si)) = sfd.read_signal() {
@@ -145,6 +163,7 @@ pub fn read_signals(sfd: &mut nix::sys::signalfd::SignalFd, mut f: impl FnMut(Si
             Ok(Signal::SIGHUP) => f(Sig::Hup),
             Ok(Signal::SIGUSR1) => f(Sig::Usr1),
             Ok(Signal::SIGCHLD) => f(Sig::Chld),
+            Ok(Signal::SIGUSR2) => log_allocations(),
             _ => {}
         }
     }

@@ -601,8 +601,11 @@ impl Pmaster {
         // Vhosts: keep unchanged workers, start new ones for new/changed.
         let mut keep = vec![false; self.children.len()];
         for (v, ids) in self.conf.vhosts.clone().into_iter().zip(vhost_ids) {
+            // Unchanged means the same section, wherever it now stands in the file.
             let same = self.children.iter().position(|c| {
-                !c.retired && matches!(&c.kind, Kind::Vhost { conf, ids: i, .. } if **conf == v && *i == ids)
+                !c.retired
+                    && matches!(&c.kind, Kind::Vhost { conf, ids: i, .. }
+                        if VhostConfig { line: v.line, ..(**conf).clone() } == v && *i == ids)
             });
             match same {
                 Some(i) => keep[i] = true,

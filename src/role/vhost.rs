@@ -296,8 +296,17 @@ impl Vhost {
 
     /// Opens `rel` beneath the root; errors are statuses.
     fn open(&self, rel: &[u8]) -> Result<OwnedFd, u16> {
-        let c = CString::new(rel).map_err(|_| 400u16)?;
-        sys::open_beneath(self.root.as_raw_fd(), &c, self.conf.symlinks, self.resolver).map_err(
+        // NUL-terminated on the stack: no allocation per request.
+        let mut buf = [0u8; MAX_TARGET_BYTES + MAX_INDEX_NAME_BYTES + 8];
+        let c = buf
+            .get_mut(..rel.len() + 1)
+            .and_then(|dst| {
+                dst[..rel.len()].copy_from_slice(rel);
+                dst[rel.len()] = 0;
+                std::ffi::CStr::from_bytes_with_nul(dst).ok()
+            })
+            .ok_or(400u16)?;
+        sys::open_beneath(self.root.as_raw_fd(), c, self.conf.symlinks, self.resolver).map_err(
             |e| {
                 match e.raw_os_error() {
                     Some(libc::ENOENT) | Some(libc::ENOTDIR) => 404,
@@ -443,50 +452,44 @@ impl Vhost {
         } else {
             b""
         };
-        // The owner's page for this status, when there is one and it opens.
-        if let Some(page) = self.settings.error_page(code) {
-            let rel = page.trim_start_matches('/').as_bytes();
-            if let Ok(fd) = self.open(rel) {
-                if let Ok(st) = sys::fstat(fd.as_raw_fd()) {
-                    if st.is_file {
-                        let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
-                        let mut w = Writer::new(&mut hb);
-                        w.push(extra);
-                        let ctype = self
-                            .settings
-                            .mime_for(rel)
-                            .unwrap_or_else(|| mime::lookup(rel));
-                        w.str("Content-Type: ").str(ctype).str("\r\n");
-                        let mut head = HVec::new();
-                        let _ = head.extend_from_slice(w.as_bytes());
-                        return if req.method == Method::Head {
-                            Answer {
-                                resp: resp(req, code, head, Some(st.size), Body::None),
-                                fd: None,
-                            }
-                        } else {
-                            Answer {
-                                resp: resp(
-                                    req,
-                                    code,
-                                    head,
-                                    Some(st.size),
-                                    Body::File { offset: 0 },
-                                ),
-                                fd: Some(fd),
-                            }
-                        };
-                    }
-                }
-            }
-        }
         self.error_with(req, code, extra)
+    }
+
+    /// The owner's page for an error status, when there is one and it opens.
+    fn owner_page(&self, req: &Request, code: u16, extra: &[u8]) -> Option<Answer> {
+        let page = self.settings.error_page(code)?;
+        let rel = page.trim_start_matches('/').as_bytes();
+        let fd = self.open(rel).ok()?;
+        let st = sys::fstat(fd.as_raw_fd()).ok().filter(|s| s.is_file)?;
+        let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
+        let mut w = Writer::new(&mut hb);
+        w.push(extra);
+        let ctype = self
+            .settings
+            .mime_for(rel)
+            .unwrap_or_else(|| mime::lookup(rel));
+        w.str("Content-Type: ").str(ctype).str("\r\n");
+        let mut head = HVec::new();
+        head.extend_from_slice(w.as_bytes()).ok()?;
+        Some(if req.method == Method::Head {
+            Answer {
+                resp: resp(req, code, head, Some(st.size), Body::None),
+                fd: None,
+            }
+        } else {
+            Answer {
+                resp: resp(req, code, head, Some(st.size), Body::File { offset: 0 }),
+                fd: Some(fd),
+            }
+        })
     }
 
     /// An HTML listing of a directory without an index file, rendered into
     /// a bounded buffer and sent as an in-memory file.
     fn listing(&self, req: &Request, path: &[u8], dir: &OwnedFd) -> Answer {
-        let Ok((found, more)) = sys::list_dir(dir.as_raw_fd(), MAX_LISTING_ENTRIES) else {
+        let Ok((found, more)) =
+            sys::list_dir(dir.as_raw_fd(), MAX_LISTING_ENTRIES, !self.conf.dotfiles)
+        else {
             return self.error(req, 403);
         };
         let mut entries: Vec<listing::Entry<'_>> = found
@@ -524,6 +527,11 @@ impl Vhost {
 
     /// A status with the built-in page as its body, plus `extra` headers.
     fn error_with(&self, req: &Request, code: u16, extra: &[u8]) -> Answer {
+        if code >= 400 {
+            if let Some(a) = self.owner_page(req, code, extra) {
+                return a;
+            }
+        }
         let mut head = HVec::<u8, MAX_VHOST_HEAD_BYTES>::new();
         let _ = head.extend_from_slice(extra);
         let _ = head.extend_from_slice(b"Content-Type: text/html; charset=utf-8\r\n");

@@ -821,10 +821,11 @@ pub struct DirEntry {
 }
 
 /// Reads up to `max` entries of the directory `dir` (not "." or ".."),
-/// returning them and how many more there were. Entries that vanish or
+/// (without dotfiles when `skip_dot`), returning them and how many more
+/// there were (readdir order decides which are kept). Entries that vanish or
 /// cannot be stat'ed are skipped; symbolic links are listed as what they
 /// are, not followed.
-pub fn list_dir(dir: RawFd, max: usize) -> io::Result<(Vec<DirEntry>, usize)> {
+pub fn list_dir(dir: RawFd, max: usize, skip_dot: bool) -> io::Result<(Vec<DirEntry>, usize)> {
     let fd = openat_raw(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY)?;
     let raw = fd.as_raw_fd();
     // SAFETY: fdopendir takes ownership of a valid directory fd on success.
@@ -844,7 +845,7 @@ pub fn list_dir(dir: RawFd, max: usize) -> io::Result<(Vec<DirEntry>, usize)> {
         // SAFETY: d_name is a NUL-terminated array inside the entry.
         let name = unsafe { CStr::from_ptr((*e).d_name.as_ptr()) };
         let nb = name.to_bytes();
-        if nb == b"." || nb == b".." {
+        if nb == b"." || nb == b".." || (skip_dot && nb.starts_with(b".")) {
             continue;
         }
         if out.len() >= max {
@@ -877,4 +878,40 @@ pub fn list_dir(dir: RawFd, max: usize) -> io::Result<(Vec<DirEntry>, usize)> {
     // SAFETY: `d` came from fdopendir and is closed once.
     unsafe { libc::closedir(d) };
     Ok((out, more))
+}
+
+/// The system allocator, counting allocations: `kill -USR2` makes every
+/// process log its count, which is how the tests prove that serving a
+/// request allocates nothing. One relaxed atomic add per allocation.
+pub struct CountingAlloc;
+
+static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` unchanged; the counter has no
+// effect on the memory returned.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+/// Heap allocations (and reallocations) made by this process so far.
+pub fn allocations() -> usize {
+    ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
