@@ -109,3 +109,11 @@ pub const SENDFILE_CHUNK_BYTES: usize = 1024 * 1024;
 /// size of the rendered page (longer pages are cut with a note).
 pub const MAX_LISTING_ENTRIES: usize = 1000;
 pub const MAX_LISTING_BYTES: usize = 128 * 1024;
+
+/// The listener's fd cache: entries (each holds one open file and its
+/// ~1.3 KiB of head and path), the longest cached path, and how long an
+/// entry answers without asking the worker again (a changed file is seen
+/// within this time).
+pub const CACHE_ENTRIES: usize = 32;
+pub const CACHE_PATH_BYTES: usize = 256;
+pub const CACHE_VALID_MS: u64 = 1_000;

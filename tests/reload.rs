@@ -387,6 +387,10 @@ fn killed_vhost_worker_gives_503_then_recovers_while_the_other_serves() {
         let r = fetch_resp(&addr, "b.test", t(3000));
         let took = t0.elapsed() - at;
         match r {
+            // A 200 before any 503 may come from a listener's fd cache (a
+            // file the worker granted within the last second, answered
+            // before the listener saw the worker's channel close).
+            Ok(r) if r.status == 200 && r.body == b"root=b\n" && seen.is_empty() => {}
             Ok(r) if r.status == 200 && r.body == b"root=b\n" => {
                 recovered = Some(t0.elapsed());
                 break;

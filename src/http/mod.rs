@@ -5,6 +5,7 @@
 pub mod basic;
 pub mod cond;
 pub mod date;
+pub mod file;
 pub mod listing;
 pub mod mime;
 pub mod page;

@@ -148,6 +148,12 @@ mod tests {
         }
     }
 
+    fn full<const N: usize>() -> HVec<u8, N> {
+        let mut v = HVec::new();
+        v.resize(N, b'x').unwrap();
+        v
+    }
+
     #[test]
     fn max_sized_messages_fit_a_packet() {
         // Fill every variable field to capacity and encode: the result must
@@ -194,6 +200,14 @@ mod tests {
             head,
             length: Some(u64::MAX),
             body: Body::Inline(body),
+            settings_gen: u32::MAX,
+            cache: Some(CacheInfo {
+                size: u64::MAX,
+                mtime: i64::MIN,
+                etag: full(),
+                base: full(),
+                validators: u16::MAX,
+            }),
         });
         let n = encode(&resp, &mut buf).unwrap().len();
         assert!(n <= ToListener::POSTCARD_MAX_SIZE);
@@ -211,6 +225,8 @@ mod tests {
             head: HVec::new(),
             length: Some(0),
             body: Body::File { offset: 0 },
+            settings_gen: 0,
+            cache: None,
         });
         // A file body without an fd is refused at the sender...
         assert!(tx.send(&resp, None, true).is_err());

@@ -218,7 +218,7 @@ pub enum ToListener {
 impl Message for ToListener {
     fn carries_fd(&self) -> bool {
         match self {
-            ToListener::Response(r) => matches!(r.body, Body::File { .. }),
+            ToListener::Response(r) => matches!(r.body, Body::File { .. }) || r.cache.is_some(),
         }
     }
 }
@@ -235,6 +235,25 @@ pub struct Response {
     /// Content-Length to send (None for 304).
     pub length: Option<u64>,
     pub body: Body,
+    /// The worker's settings generation: when it changes, the listener
+    /// drops what it cached for this vhost.
+    pub settings_gen: u32,
+    /// Present when the file may be served from the listener's fd cache
+    /// for a short while (the fd is attached even for 304 and HEAD).
+    pub cache: Option<CacheInfo>,
+}
+
+/// What the listener needs to answer later GET/HEADs of the same path
+/// itself: the file's validators and its 200 head.
+#[derive(Serialize, Deserialize, MaxSize, Debug, Clone, PartialEq)]
+pub struct CacheInfo {
+    pub size: u64,
+    pub mtime: i64,
+    pub etag: Vec<u8, { crate::http::cond::ETAG_MAX }>,
+    /// The vhost head lines of a 200; its first `validators` bytes are what
+    /// a 304 carries.
+    pub base: Vec<u8, MAX_VHOST_HEAD_BYTES>,
+    pub validators: u16,
 }
 
 #[derive(Serialize, Deserialize, MaxSize, Debug, Clone, PartialEq)]

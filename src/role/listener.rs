@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use heapless::Vec as HVec;
 
+use super::fdcache::FdCache;
 use super::{CtlChan, Sig};
 use crate::http::request::{self, Body as ReqBody, Method as HMethod};
 use crate::http::writer::Writer;
-use crate::http::{date, page, status, target};
+use crate::http::{date, file, page, status, target};
 use crate::ipc::chan::{Chan, RecvError};
 use crate::ipc::msg::*;
 use crate::limits::*;
@@ -72,6 +73,15 @@ enum VState {
 /// How long a request waits for a vhost that is not wired yet.
 const WIRE_WAIT_MS: u64 = 2_000;
 
+/// Where a response body comes from.
+enum Src {
+    None,
+    /// An fd passed for this response only.
+    Own(OwnedFd),
+    /// An fd cache entry (released when the response is done).
+    Cached(usize),
+}
+
 #[derive(Clone, Copy, Default)]
 struct Span {
     start: u16,
@@ -89,7 +99,7 @@ struct Conn {
     interest: (bool, bool),
     out_len: usize,
     out_pos: usize,
-    file: Option<OwnedFd>,
+    file: Src,
     file_off: u64,
     file_end: u64,
     head_len: usize,
@@ -119,7 +129,7 @@ impl Conn {
             interest: (false, false),
             out_len: 0,
             out_pos: 0,
-            file: None,
+            file: Src::None,
             file_off: 0,
             file_end: 0,
             head_len: 0,
@@ -163,6 +173,14 @@ struct Listener {
     stopping: bool,
     next_sweep: u64,
     blocked_vhosts: u64,
+    cache: FdCache,
+    /// Connections whose response just finished and whose buffer may hold
+    /// the next (pipelined) request: handled by the loop, not by recursion
+    /// (a long pipeline answered from the cache would otherwise nest a
+    /// call per request). Capacity `max_connections`: never reallocates.
+    again: Vec<u32>,
+    /// Each worker's settings generation as last seen.
+    vgen: [u32; MAX_VHOSTS],
 }
 
 pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
@@ -216,6 +234,9 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
         stopping: false,
         next_sweep: 0,
         blocked_vhosts: 0,
+        cache: FdCache::new(CACHE_ENTRIES),
+        again: Vec::with_capacity(n),
+        vgen: [0; MAX_VHOSTS],
     };
     let _ = l.poll.add(l.ctl.raw(), K_CTL, true, false);
     let _ = l.poll.add(sfd.as_raw_fd(), K_SIG, true, false);
@@ -261,6 +282,11 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
                     }
                 }
                 _ => {}
+            }
+        }
+        while let Some(slot) = l.again.pop() {
+            if l.conns[slot as usize].st == St::Idle {
+                l.process(slot as usize);
             }
         }
         if l.now >= l.next_sweep {
@@ -503,10 +529,10 @@ impl Listener {
         if let Some(fd) = c.fd.take() {
             self.poll.delete(fd.as_raw_fd());
         }
-        c.file = None;
         c.st = St::Free;
         c.filled = 0;
         c.interest = (false, false);
+        self.release_file(slot);
         self.free.push(slot as u32);
     }
 
@@ -572,10 +598,11 @@ impl Listener {
         if filled == 0 {
             let c = &mut self.conns[slot];
             c.st = St::Idle;
-            if self.stopping {
-                return self.close(slot);
-            }
             c.deadline = self.now + self.conf.keepalive_ms as u64;
+            if self.stopping {
+                // As in begin_stop: one more request may still come.
+                c.deadline = c.deadline.min(self.now + STOP_IDLE_MS);
+            }
             return self.set_interest(slot, true, false);
         }
         if self.conns[slot].st == St::Idle {
@@ -657,8 +684,60 @@ impl Listener {
             _ => {}
         }
         match msg {
+            Ok(m) if self.answer_from_cache(slot, &m) => {}
             Ok(m) => self.send_to_vhost(slot, m),
             Err(code) => self.local_response(slot, code, false),
+        }
+    }
+
+    /// Answers from the fd cache when the worker granted this path a
+    /// moment ago. False: ask the worker.
+    fn answer_from_cache(&mut self, slot: usize, m: &Request) -> bool {
+        if m.method == Method::Other {
+            return false;
+        }
+        let v = self.conns[slot].vhost;
+        let Some(i) = self.cache.get(v, m.accept_gzip, &m.path, self.now) else {
+            return false;
+        };
+        let info = self.cache.info(i);
+        fn opt(b: &[u8]) -> Option<&[u8]> {
+            if b.is_empty() { None } else { Some(b) }
+        }
+        // The same decision the worker makes (http::file), on what it granted.
+        let conds = file::Conditions {
+            if_none_match: opt(&m.if_none_match),
+            if_modified_since: opt(&m.if_modified_since),
+            range: opt(&m.range),
+            if_range: opt(&m.if_range),
+        };
+        let d = file::decide(&conds, info.size, info.mtime, &info.etag);
+        if d == file::Decision::Unsatisfiable {
+            return false; // the worker renders 416 (and the owner's page)
+        }
+        let mut hb = [0u8; MAX_VHOST_HEAD_BYTES + 96];
+        let mut w = Writer::new(&mut hb);
+        let (code, length, offset) =
+            file::head(d, &info.base, info.validators as usize, info.size, &mut w);
+        if w.overflowed() {
+            return false;
+        }
+        let n = w.len();
+        let src = if code == 304 || m.method == Method::Head {
+            Src::None
+        } else {
+            Src::Cached(i)
+        };
+        if let Src::Cached(i) = src {
+            self.cache.acquire(i);
+        }
+        self.respond(slot, code, &hb[..n], length, &[], (src, offset));
+        true
+    }
+
+    fn release_file(&mut self, slot: usize) {
+        if let Src::Cached(i) = std::mem::replace(&mut self.conns[slot].file, Src::None) {
+            self.cache.release(i);
         }
     }
 
@@ -747,7 +826,7 @@ impl Listener {
                         && self.conns[slot].generation == r.generation
                         && self.conns[slot].st == St::WaitVhost(v as u8);
                     if ok {
-                        self.vhost_response(slot, r, fd);
+                        self.vhost_response(slot, v, r, fd);
                     }
                 }
                 Err(e) => {
@@ -767,6 +846,7 @@ impl Listener {
         if let Some(ch) = self.vhosts[v].take() {
             self.poll.delete(ch.raw());
         }
+        self.cache.flush_vhost(v as u8);
         self.blocked_vhosts &= !(1 << v);
         if fail {
             self.vstate[v] = VState::Down;
@@ -781,13 +861,49 @@ impl Listener {
 
     // ------------------------------------------------------------ writing
 
-    fn vhost_response(&mut self, slot: usize, r: Response, fd: Option<OwnedFd>) {
-        let (inline, file): (&[u8], Option<(OwnedFd, u64)>) = match (&r.body, fd) {
-            (Body::Inline(b), _) => (b.as_slice(), None),
-            (Body::File { offset }, Some(fd)) => (&[], Some((fd, *offset))),
-            _ => (&[], None),
+    fn vhost_response(&mut self, slot: usize, v: usize, r: Response, fd: Option<OwnedFd>) {
+        if r.settings_gen != self.vgen[v] {
+            self.vgen[v] = r.settings_gen;
+            self.cache.flush_vhost(v as u8);
+        }
+        let mut fd = fd;
+        let mut cached = None;
+        // Only a response that offers its file for caching gives up its fd here.
+        let offered = if r.cache.is_some() { fd.take() } else { None };
+        if let (Some(info), Some(f)) = (r.cache, offered) {
+            // The request's key: re-read from the buffer it is still in.
+            match self.request_key(slot) {
+                Some((gzip, path)) => match self.cache.put(v as u8, gzip, &path, f, info, self.now)
+                {
+                    Ok(i) => cached = Some(i),
+                    Err(f) => fd = Some(f),
+                },
+                None => fd = Some(f),
+            }
+        }
+        let (inline, src, off): (&[u8], Src, u64) = match (&r.body, fd, cached) {
+            (Body::Inline(b), _, _) => (b.as_slice(), Src::None, 0),
+            (Body::File { offset }, _, Some(i)) => {
+                self.cache.acquire(i);
+                (&[], Src::Cached(i), *offset)
+            }
+            (Body::File { offset }, Some(fd), None) => (&[], Src::Own(fd), *offset),
+            _ => (&[], Src::None, 0),
         };
-        self.respond(slot, r.status, &r.head, r.length, inline, file);
+        self.respond(slot, r.status, &r.head, r.length, inline, (src, off));
+    }
+
+    /// (accepts gzip, normalised path) of the request in `slot`'s buffer.
+    fn request_key(&self, slot: usize) -> Option<(bool, HVec<u8, CACHE_PATH_BYTES>)> {
+        let base = slot * (self.in_len + self.out_len);
+        let buf = &self.arena[base..base + self.conns[slot].filled];
+        let req = request::parse(buf).ok()??;
+        let (path, _) = target::split_query(req.path_and_query);
+        let mut norm = [0u8; CACHE_PATH_BYTES];
+        let n = target::normalize(path, &mut norm).ok()?;
+        let mut out = HVec::new();
+        out.extend_from_slice(&norm[..n]).ok()?;
+        Some((req.accept_gzip, out))
     }
 
     /// An answer made here (bad requests, 503 when a worker is down).
@@ -811,7 +927,14 @@ impl Listener {
             _ => {}
         }
         let hl = w.len();
-        self.respond(slot, code, &head[..hl], Some(n as u64), &body[..n], None);
+        self.respond(
+            slot,
+            code,
+            &head[..hl],
+            Some(n as u64),
+            &body[..n],
+            (Src::None, 0),
+        );
     }
 
     fn respond(
@@ -821,7 +944,7 @@ impl Listener {
         vhead: &[u8],
         length: Option<u64>,
         inline: &[u8],
-        file: Option<(OwnedFd, u64)>,
+        (src, offset): (Src, u64),
     ) {
         let date = self.date;
         let stopping = self.stopping;
@@ -832,7 +955,7 @@ impl Listener {
         let is_head = c.is_head;
         c.status = code;
         c.bytes = 0;
-        c.file = None;
+        self.release_file(slot);
         let (_, out) = self.bufs(slot);
         let mut w = Writer::new(out);
         w.str("HTTP/1.1 ")
@@ -857,20 +980,28 @@ impl Listener {
             body_bytes = inline.len() as u64;
         }
         let len = if w.overflowed() { 0 } else { w.len() };
-        let c = &mut self.conns[slot];
         if len == 0 {
             // Cannot happen with our bounds; fail closed.
+            if let Src::Cached(i) = src {
+                self.cache.release(i);
+            }
             return self.close(slot);
         }
+        let c = &mut self.conns[slot];
         c.out_len = len;
         c.out_pos = 0;
-        if let (Some((fd, off)), false) = (file, is_head) {
-            let n = length.unwrap_or(0);
-            c.file = Some(fd);
-            c.file_off = off;
-            c.file_end = off.saturating_add(n);
-            body_bytes = n;
+        match (src, is_head) {
+            (Src::None, _) => {}
+            (Src::Cached(i), true) => self.cache.release(i),
+            (src, _) => {
+                let n = length.unwrap_or(0);
+                c.file = src;
+                c.file_off = offset;
+                c.file_end = offset.saturating_add(n);
+                body_bytes = n;
+            }
         }
+        let c = &mut self.conns[slot];
         c.bytes = body_bytes;
         c.st = St::Writing;
         c.deadline = self.now + self.conf.send_timeout_ms as u64;
@@ -882,9 +1013,14 @@ impl Listener {
             return;
         };
         loop {
+            let file_fd = match &self.conns[slot].file {
+                Src::None => None,
+                Src::Own(f) => Some(f.as_raw_fd()),
+                Src::Cached(i) => self.cache.raw(*i),
+            };
             let (pos, len, has_file) = {
                 let c = &self.conns[slot];
-                (c.out_pos, c.out_len, c.file.is_some())
+                (c.out_pos, c.out_len, file_fd.is_some())
             };
             if pos < len {
                 let (_, out) = self.bufs(slot);
@@ -901,11 +1037,11 @@ impl Listener {
                 }
             }
             let c = &mut self.conns[slot];
-            if let Some(file) = c.file.as_ref() {
+            if let Some(file) = file_fd {
                 let left = c.file_end - c.file_off;
                 if left > 0 {
                     let chunk = left.min(SENDFILE_CHUNK_BYTES as u64) as usize;
-                    match sys::sendfile(fd, file.as_raw_fd(), &mut c.file_off, chunk) {
+                    match sys::sendfile(fd, file, &mut c.file_off, chunk) {
                         Ok(0) => {
                             // The file shrank under us: the promised length
                             // cannot be kept, so the connection must end.
@@ -931,8 +1067,8 @@ impl Listener {
     /// or the close.
     fn finish(&mut self, slot: usize) {
         self.log_access(slot);
+        self.release_file(slot);
         let c = &mut self.conns[slot];
-        c.file = None;
         let keep = c.keep_alive;
         if !keep {
             return self.linger(slot);
@@ -954,7 +1090,7 @@ impl Listener {
             return self.set_interest(slot, true, false);
         }
         c.st = St::Idle;
-        self.process(slot);
+        self.again.push(slot as u32);
     }
 
     fn linger(&mut self, slot: usize) {

@@ -2,6 +2,7 @@
 //! others are exec'd by it with `--role=NAME` and their control channel on
 //! fd 3, whose first message is their configuration.
 
+pub mod fdcache;
 pub mod listener;
 pub mod pmaster;
 pub mod umaster;

@@ -13,7 +13,7 @@ use heapless::Vec as HVec;
 use super::{CtlChan, Sig};
 use crate::config::settings::{Settings, parse_settings};
 use crate::http::writer::Writer;
-use crate::http::{cond, date, listing, mime, page, range, target};
+use crate::http::{cond, date, file, listing, mime, page, target};
 use crate::ipc::chan::{Chan, RecvError};
 use crate::ipc::msg::*;
 use crate::limits::*;
@@ -36,6 +36,8 @@ pub struct Vhost {
     /// (mtime, size, inode) of the settings file last read, good or bad.
     settings_seen: Option<(i64, u64, u64)>,
     next_settings_check: Instant,
+    /// Bumped whenever the settings change, so listeners drop cached answers.
+    settings_gen: u32,
 }
 
 pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
@@ -187,7 +189,8 @@ impl Vhost {
             match ch.recv(pbuf) {
                 Ok(None) => return true,
                 Ok(Some((ToVhost::Request(req), _))) => {
-                    let a = self.handle(&req);
+                    let mut a = self.handle(&req);
+                    a.resp.settings_gen = self.settings_gen;
                     let m = ToListener::Response(a.resp);
                     let fd = a.fd.as_ref().map(|f| f.as_raw_fd());
                     if ch.send(&m, fd, false).is_err() {
@@ -234,7 +237,9 @@ impl Vhost {
             let n = w.len();
             return self.error_with(req, r.status, &hb[..n]);
         }
-        if let Some(a) = self.settings.auth_for(path) {
+        let auth = self.settings.auth_for(path);
+        let cacheable = auth.is_none();
+        if let Some(a) = auth {
             if !auth::allowed(&req.authorization, &a.user_file) {
                 let mut hb = [0u8; 160];
                 let mut w = Writer::new(&mut hb);
@@ -278,7 +283,7 @@ impl Vhost {
                 if let Ok(f) = self.open(&p[..n]) {
                     if let Ok(s) = sys::fstat(f.as_raw_fd()) {
                         if s.is_file {
-                            return self.file(req, &p[..n], f, s);
+                            return self.file(req, &p[..n], f, s, cacheable);
                         }
                     }
                 }
@@ -291,7 +296,7 @@ impl Vhost {
         if !st.is_file {
             return self.error(req, 403);
         }
-        self.file(req, rel, fd, st)
+        self.file(req, rel, fd, st, cacheable)
     }
 
     /// Opens `rel` beneath the root; errors are statuses.
@@ -320,7 +325,17 @@ impl Vhost {
         )
     }
 
-    fn file(&self, req: &Request, rel: &[u8], fd: OwnedFd, st: sys::Stat) -> Answer {
+    /// A regular file: validators, conditionals, range, precompressed
+    /// variant. `cacheable`: the listener may serve this path from its fd
+    /// cache for a while (not for paths behind auth).
+    fn file(
+        &self,
+        req: &Request,
+        rel: &[u8],
+        fd: OwnedFd,
+        st: sys::Stat,
+        cacheable: bool,
+    ) -> Answer {
         let mut fd = fd;
         let mut st = st;
         let mut gz = false;
@@ -347,9 +362,9 @@ impl Vhost {
         let mut lm = [0u8; date::DATE_LEN];
         date::format(st.mtime, &mut lm);
 
-        let mut head = HVec::<u8, MAX_VHOST_HEAD_BYTES>::new();
-        let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
-        let mut w = Writer::new(&mut hb);
+        // The head of a 200; a 304 carries its validators only.
+        let mut bb = [0u8; MAX_VHOST_HEAD_BYTES];
+        let mut w = Writer::new(&mut bb);
         w.str("Last-Modified: ")
             .push(&lm)
             .str("\r\nETag: ")
@@ -358,17 +373,7 @@ impl Vhost {
         if gz {
             w.str("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
         }
-        let validators_end = w.len();
-
-        let inm = opt(&req.if_none_match);
-        let ims = opt(&req.if_modified_since);
-        if cond::not_modified(inm, ims, etag, st.mtime) {
-            let _ = head.extend_from_slice(&hb[..validators_end]);
-            return Answer {
-                resp: resp(req, 304, head, None, Body::None),
-                fd: None,
-            };
-        }
+        let validators = w.len();
         let ctype = self
             .settings
             .mime_for(rel)
@@ -377,53 +382,57 @@ impl Vhost {
             .str(ctype)
             .str("\r\nAccept-Ranges: bytes\r\n");
         self.settings.header_lines_for(&req.path, &mut w);
-        let mut status = 200;
-        let mut offset = 0;
-        let mut len = st.size;
-        if let Some(r) = opt(&req.range) {
-            let honour = match opt(&req.if_range) {
-                Some(ir) => cond::if_range_ok(ir, etag, st.mtime),
-                None => true,
-            };
-            if honour {
-                match range::parse(r, st.size) {
-                    range::Range::Ignore => {}
-                    range::Range::Part { start, len: n } => {
-                        status = 206;
-                        offset = start;
-                        len = n;
-                        w.str("Content-Range: bytes ")
-                            .dec(start)
-                            .str("-")
-                            .dec(start + n - 1)
-                            .str("/")
-                            .dec(st.size)
-                            .str("\r\n");
-                    }
-                    range::Range::Unsatisfiable => {
-                        let mut h2 = [0u8; 96];
-                        let mut w2 = Writer::new(&mut h2);
-                        w2.str("Content-Range: bytes */").dec(st.size).str("\r\n");
-                        let n = w2.len();
-                        return self.error_with(req, 416, &h2[..n]);
-                    }
-                }
-            }
-        }
         if w.overflowed() {
             return self.error(req, 500);
         }
-        let _ = head.extend_from_slice(w.as_bytes());
-        if req.method == Method::Head {
-            return Answer {
-                resp: resp(req, status, head, Some(len), Body::None),
-                fd: None,
+        let base_len = w.len();
+        let base = &bb[..base_len];
+
+        let conds = file::Conditions {
+            if_none_match: opt(&req.if_none_match),
+            if_modified_since: opt(&req.if_modified_since),
+            range: opt(&req.range),
+            if_range: opt(&req.if_range),
+        };
+        let d = file::decide(&conds, st.size, st.mtime, etag);
+        let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
+        let mut w = Writer::new(&mut hb);
+        let (status, length, offset) = file::head(d, base, validators, st.size, &mut w);
+        if d == file::Decision::Unsatisfiable {
+            let n = w.len();
+            return self.error_with(req, 416, &hb[..n]);
+        }
+        let mut head = HVec::<u8, MAX_VHOST_HEAD_BYTES>::new();
+        if w.overflowed() || head.extend_from_slice(w.as_bytes()).is_err() {
+            return self.error(req, 500);
+        }
+        let cache = if cacheable {
+            let mut c = CacheInfo {
+                size: st.size,
+                mtime: st.mtime,
+                etag: HVec::new(),
+                base: HVec::new(),
+                validators: validators as u16,
             };
-        }
-        Answer {
-            resp: resp(req, status, head, Some(len), Body::File { offset }),
-            fd: Some(fd),
-        }
+            let _ = c.etag.extend_from_slice(etag);
+            let _ = c.base.extend_from_slice(base);
+            Some(c)
+        } else {
+            None
+        };
+        let body = if req.method == Method::Head || status == 304 {
+            Body::None
+        } else {
+            Body::File { offset }
+        };
+        let fd = if matches!(body, Body::File { .. }) || cache.is_some() {
+            Some(fd)
+        } else {
+            None
+        };
+        let mut r = resp(req, status, head, length, body);
+        r.cache = cache;
+        Answer { resp: r, fd }
     }
 
     /// 301 to the same path with a slash (and the query kept).
@@ -563,6 +572,8 @@ fn resp(
     body: Body,
 ) -> Response {
     Response {
+        settings_gen: 0,
+        cache: None,
         slot: req.slot,
         generation: req.generation,
         status,
@@ -583,6 +594,7 @@ impl Vhost {
             settings: Settings::default(),
             settings_seen: None,
             next_settings_check: Instant::now(),
+            settings_gen: 0,
         };
         v.check_settings(true);
         v
@@ -625,6 +637,7 @@ impl Vhost {
             Ok(s) => {
                 if s != self.settings {
                     log::info!("vhost {}: settings {path} applied", self.conf.name);
+                    self.settings_gen = self.settings_gen.wrapping_add(1);
                 }
                 self.settings = s;
             }
