@@ -22,6 +22,12 @@ fn main() {
             config_file,
             ..
         }) => {
+            // Syntax errors failed above; what this machine lacks is only
+            // warned about, so a firmware build host can check a device's
+            // config (its accounts and docroots exist on the device).
+            for p in role::pmaster::check(&config) {
+                eprintln!("{p}");
+            }
             println!(
                 "{}: configuration ok ({} vhost(s))",
                 config_file.as_deref().unwrap_or("command line"),

@@ -862,3 +862,33 @@ fn access_log_default_for_command_line_goes_to_stderr() {
     });
     assert!(found.is_some(), "stderr:\n{}", s.log());
 }
+
+#[test]
+fn check_warns_about_missing_accounts_and_docroots() {
+    let dir = TempDir::new("t-warn");
+    let conf = dir.path().join("w.conf");
+    std::fs::write(
+        &conf,
+        "listen = 8080\n[vhost a]\nroot = /nonexistent-rttpd-root\nuser = no-such-user-rttpd\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["-t", "-c", &conf.to_string_lossy()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let c = conf.to_string_lossy();
+    assert_eq!(out.status.code(), Some(0), "warnings do not fail -t: {err}");
+    assert!(
+        err.contains(&format!(
+            "{c}:2: warning: vhost 'a': unknown user 'no-such-user-rttpd'"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{c}:2: warning: vhost 'a': root /nonexistent-rttpd-root is not a directory"
+        )),
+        "{err}"
+    );
+}

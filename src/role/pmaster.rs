@@ -71,8 +71,41 @@ pub struct Pmaster {
     log_file: Option<OwnedFd>,
     children: Vec<Child>,
     stopping: Option<Instant>,
+    /// SIGKILL was sent to what was left after the grace period.
+    killed: bool,
     next_vhost_id: u8,
     next_listener_id: u8,
+}
+
+/// What `-t` warns about beyond the syntax: accounts that do not exist and
+/// docroots that are not directories on this machine, as
+/// `file:line: warning: problem` (the vhost's section line).
+pub fn check(conf: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let f = &conf.file;
+    if let Err(e) = account(&conf.user, conf.group.as_ref()) {
+        out.push(format!("{f}: warning: {e}"));
+    }
+    for v in &conf.vhosts {
+        if let Some(u) = &v.user {
+            if let Err(e) = account(u, v.group.as_ref()) {
+                out.push(format!("{f}:{}: warning: vhost '{}': {e}", v.line, v.name));
+            }
+        } else if let Some(g) = &v.group {
+            if let Err(e) = lookup_group(g) {
+                out.push(format!("{f}:{}: warning: vhost '{}': {e}", v.line, v.name));
+            }
+        }
+        if !v.root.is_dir() {
+            out.push(format!(
+                "{f}:{}: warning: vhost '{}': root {} is not a directory",
+                v.line,
+                v.name,
+                v.root.display()
+            ));
+        }
+    }
+    out
 }
 
 /// Runs the server from a checked configuration. Returns the exit code.
@@ -135,6 +168,7 @@ pub fn run(conf: Config, config_file: Option<String>, detach: bool) -> i32 {
         log_file,
         children: Vec::new(),
         stopping: None,
+        killed: false,
         next_vhost_id: 0,
         next_listener_id: 0,
     };
@@ -411,6 +445,12 @@ impl Pmaster {
                     return 0;
                 }
                 if now >= deadline {
+                    if self.killed {
+                        // SIGKILL did not work either (e.g. no CAP_KILL):
+                        // give up rather than loop forever.
+                        log::error!("children did not exit after SIGKILL; exiting anyway");
+                        return 1;
+                    }
                     for c in &self.children {
                         if c.pid > 0 {
                             log::warn!(
@@ -421,6 +461,8 @@ impl Pmaster {
                             sys::kill(c.pid, Signal::SIGKILL);
                         }
                     }
+                    self.killed = true;
+                    self.stopping = Some(now + Duration::from_secs(2));
                 }
             }
             let next = self
