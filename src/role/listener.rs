@@ -240,9 +240,7 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
     };
     let _ = l.poll.add(l.ctl.raw(), K_CTL, true, false);
     let _ = l.poll.add(sfd.as_raw_fd(), K_SIG, true, false);
-    let mut events = polling::Events::with_capacity(
-        std::num::NonZeroUsize::new(POLL_EVENTS).unwrap_or(std::num::NonZeroUsize::MIN),
-    );
+    let mut events = sys::Events::new(POLL_EVENTS);
     let mut pbuf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at = u64::MAX;
     loop {

@@ -64,7 +64,7 @@ pub fn run(ctl: CtlChan, conf: UmasterConf) -> i32 {
     };
     let _ = u.poll.add(u.ctl.raw(), K_CTL, true, false);
     let _ = u.poll.add(sfd.as_raw_fd(), K_SIG, true, false);
-    let mut events = polling::Events::new();
+    let mut events = sys::Events::new(POLL_EVENTS);
     let mut buf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at: Option<Instant> = None;
     loop {

@@ -83,7 +83,7 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
     let _ = poll.add(sfd.as_raw_fd(), K_SIG, true, false);
     let mut link: Option<Link> = None;
     let mut listeners: [Option<ListenerChan>; MAX_LISTENERS] = Default::default();
-    let mut events = polling::Events::new();
+    let mut events = sys::Events::new(POLL_EVENTS);
     let mut pbuf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at: Option<Instant> = None;
     let mut last_request = Instant::now();
