@@ -103,7 +103,7 @@ pub const FD_RESERVE: usize = 64;
 pub const POLL_EVENTS: usize = 256;
 
 /// sendfile chunk per call: bounds the time one connection holds the loop.
-pub const SENDFILE_CHUNK_BYTES: usize = 1024 * 1024;
+pub const SENDFILE_CHUNK_BYTES: usize = 256 * 1024;
 
 /// Directory listings: entries read (more are counted, not shown) and the
 /// size of the rendered page (longer pages are cut with a note).

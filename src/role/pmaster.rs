@@ -198,9 +198,7 @@ fn raise_nofile(conf: &Config) {
 
 fn listener_count(conf: &Config) -> usize {
     let n = if conf.listeners == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        sys::online_cpus()
     } else {
         conf.listeners
     };

@@ -974,3 +974,11 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
 pub fn allocations() -> usize {
     ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
+
+/// Online CPUs (`listeners = 0`). sysconf rather than std's
+/// available_parallelism, whose cgroup parsing costs kilobytes of code.
+pub fn online_cpus() -> usize {
+    // SAFETY: plain libc call with a constant argument.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n < 1 { 1 } else { n as usize }
+}
