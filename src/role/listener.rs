@@ -163,7 +163,7 @@ struct Listener {
     default_vhost: u8,
     conns: Vec<Conn>,
     free: Vec<u32>,
-    arena: Box<[u8]>,
+    arena: sys::Region,
     in_len: usize,
     out_len: usize,
     start: Instant,
@@ -198,7 +198,13 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
     let n = (conf.max_connections as usize).clamp(1, MAX_MAX_CONNECTIONS);
     let in_len = (conf.header_buffer as usize).clamp(MIN_HEADER_BUFFER, MAX_HEADER_BUFFER);
     let out_len = OUT_BUF_BYTES;
-    let arena = vec![0u8; n * (in_len + out_len)].into_boxed_slice();
+    let arena = match sys::Region::new(n * (in_len + out_len)) {
+        Ok(r) => r,
+        Err(e) => {
+            log::error!("listener: cannot reserve connection buffers: {e}");
+            return 1;
+        }
+    };
     let mut conns = Vec::with_capacity(n);
     conns.resize_with(n, Conn::new);
     let free: Vec<u32> = (0..n as u32).rev().collect();

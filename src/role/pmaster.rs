@@ -66,6 +66,10 @@ pub struct Pmaster {
     server_ids: (u32, u32),
     root: bool,
     exe: CString,
+    /// The children's whole environment: empty but for QEMU_CPU, passed
+    /// through so that tests under qemu-user keep the CPU model (ARMv6,
+    /// MIPS 24Kc) across the fork+exec; meaningless on a real device.
+    env: Vec<CString>,
     /// sockets[position][address index], parallel to conf.listen.
     sockets: Vec<Vec<OwnedFd>>,
     log_file: Option<OwnedFd>,
@@ -164,6 +168,11 @@ pub fn run(conf: Config, config_file: Option<String>, detach: bool) -> i32 {
         server_ids,
         root,
         exe: CString::new("/proc/self/exe").unwrap_or_default(),
+        env: std::env::var("QEMU_CPU")
+            .ok()
+            .and_then(|v| CString::new(format!("QEMU_CPU={v}")).ok())
+            .into_iter()
+            .collect(),
         sockets,
         log_file,
         children: Vec::new(),
@@ -875,7 +884,7 @@ impl Pmaster {
                 ctl.send(&ToChild::Listen, Some(s.as_raw_fd()), false)?;
             }
         }
-        let pid = sys::spawn(&self.exe, argv, &[], &theirs)?;
+        let pid = sys::spawn(&self.exe, argv, &self.env, &theirs)?;
         Ok((pid, ctl))
     }
 

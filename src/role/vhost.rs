@@ -510,7 +510,10 @@ impl Vhost {
                 mtime: e.mtime,
             })
             .collect();
-        let mut out = vec![0u8; MAX_LISTING_BYTES];
+        // Fresh pages from the kernel, returned at the end of the request.
+        let Ok(mut out) = sys::Region::new(MAX_LISTING_BYTES) else {
+            return self.error(req, 500);
+        };
         let n = listing::render(path, &mut entries, more, &mut out);
         if n == 0 {
             return self.error(req, 500);
