@@ -157,9 +157,12 @@ struct Listener {
     listening: bool,
     vhosts: [Option<VhostChan>; MAX_VHOSTS],
     vstate: [VState; MAX_VHOSTS],
-    routes: HVec<Route, MAX_VHOSTS>,
+    /// On the heap: a Route holds up to 8 host names of 260 bytes, and 32 of
+    /// them inline made this struct (and the stack frame that builds it)
+    /// over 200 KiB, all of it resident through stack probing.
+    routes: Vec<Route>,
     /// A route table being received (between RoutesBegin and RoutesEnd).
-    next_routes: Option<HVec<Route, MAX_VHOSTS>>,
+    next_routes: Option<Vec<Route>>,
     default_vhost: u8,
     conns: Vec<Conn>,
     free: Vec<u32>,
@@ -183,6 +186,9 @@ struct Listener {
     vgen: [u32; MAX_VHOSTS],
 }
 
+// Not inlined into child_main: each role's frame stays its own (stack
+// probes make every page of a frame resident).
+#[inline(never)]
 pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
     super::init_logger(super::level_from_u8(conf.common.log_level));
     sys::set_comm("rttpd: listener");
@@ -225,7 +231,7 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
         listening: true,
         vhosts: Default::default(),
         vstate: [VState::Unknown; MAX_VHOSTS],
-        routes: HVec::new(),
+        routes: Vec::new(),
         next_routes: None,
         default_vhost: 0,
         conns,
@@ -360,10 +366,10 @@ impl Listener {
         loop {
             match self.ctl.recv(pbuf) {
                 Ok(None) => return true,
-                Ok(Some((ToChild::RoutesBegin, None))) => self.next_routes = Some(HVec::new()),
+                Ok(Some((ToChild::RoutesBegin, None))) => self.next_routes = Some(Vec::new()),
                 Ok(Some((ToChild::Route(r), None))) => {
-                    if let Some(t) = self.next_routes.as_mut() {
-                        let _ = t.push(r);
+                    if let Some(t) = self.next_routes.as_mut().filter(|t| t.len() < MAX_VHOSTS) {
+                        t.push(r);
                     }
                 }
                 Ok(Some((ToChild::RoutesEnd, None))) => {

@@ -35,6 +35,9 @@ struct Umaster {
     out: Vec<u8>,
 }
 
+// Not inlined into child_main: each role's frame stays its own (stack
+// probes make every page of a frame resident).
+#[inline(never)]
 pub fn run(ctl: CtlChan, conf: UmasterConf) -> i32 {
     super::init_logger(super::level_from_u8(conf.common.log_level));
     sys::set_comm("rttpd: umaster");

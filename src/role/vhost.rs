@@ -40,6 +40,9 @@ pub struct Vhost {
     settings_gen: u32,
 }
 
+// Not inlined into child_main: each role's frame stays its own (stack
+// probes make every page of a frame resident).
+#[inline(never)]
 pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
     super::init_logger(super::level_from_u8(conf.common.log_level));
     sys::set_comm("rttpd: vhost");
