@@ -1060,6 +1060,13 @@ impl Listener {
                         }
                         Ok(_) => {
                             c.deadline = self.now + self.conf.send_timeout_ms as u64;
+                            if c.file_off < c.file_end {
+                                // One chunk per writability event: pouring a whole
+                                // large file into the socket at once overruns the
+                                // receiver's buffer, and on loopback the kernel then
+                                // copies ("collapses") queued data on our CPU.
+                                return self.set_interest(slot, false, true);
+                            }
                             continue;
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
