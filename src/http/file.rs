@@ -26,6 +26,19 @@ pub struct Conditions<'a> {
     pub if_range: Option<&'a [u8]>,
 }
 
+impl<'a> Conditions<'a> {
+    /// From header values as they travel in IPC, where empty means absent.
+    pub fn from_values(inm: &'a [u8], ims: &'a [u8], range: &'a [u8], if_range: &'a [u8]) -> Self {
+        let o = |b: &'a [u8]| if b.is_empty() { None } else { Some(b) };
+        Conditions {
+            if_none_match: o(inm),
+            if_modified_since: o(ims),
+            range: o(range),
+            if_range: o(if_range),
+        }
+    }
+}
+
 /// Conditionals first (RFC 9110 §13.2.2), then Range (honoured only when
 /// If-Range, if any, still matches).
 pub fn decide(c: &Conditions<'_>, size: u64, mtime: i64, etag: &[u8]) -> Decision {

@@ -711,16 +711,13 @@ impl Listener {
             return false;
         };
         let info = self.cache.info(i);
-        fn opt(b: &[u8]) -> Option<&[u8]> {
-            if b.is_empty() { None } else { Some(b) }
-        }
         // The same decision the worker makes (http::file), on what it granted.
-        let conds = file::Conditions {
-            if_none_match: opt(&m.if_none_match),
-            if_modified_since: opt(&m.if_modified_since),
-            range: opt(&m.range),
-            if_range: opt(&m.if_range),
-        };
+        let conds = file::Conditions::from_values(
+            &m.if_none_match,
+            &m.if_modified_since,
+            &m.range,
+            &m.if_range,
+        );
         let d = file::decide(&conds, info.size, info.mtime, &info.etag);
         if d == file::Decision::Unsatisfiable {
             return false; // the worker renders 416 (and the owner's page)

@@ -391,12 +391,12 @@ impl Vhost {
         let base_len = w.len();
         let base = &bb[..base_len];
 
-        let conds = file::Conditions {
-            if_none_match: opt(&req.if_none_match),
-            if_modified_since: opt(&req.if_modified_since),
-            range: opt(&req.range),
-            if_range: opt(&req.if_range),
-        };
+        let conds = file::Conditions::from_values(
+            &req.if_none_match,
+            &req.if_modified_since,
+            &req.range,
+            &req.if_range,
+        );
         let d = file::decide(&conds, st.size, st.mtime, etag);
         let mut hb = [0u8; MAX_VHOST_HEAD_BYTES];
         let mut w = Writer::new(&mut hb);
@@ -564,10 +564,6 @@ impl Vhost {
             fd: None,
         }
     }
-}
-
-fn opt(v: &[u8]) -> Option<&[u8]> {
-    if v.is_empty() { None } else { Some(v) }
 }
 
 fn resp(

@@ -303,15 +303,6 @@ fn setsockopt_int(
     .map(|_| ())
 }
 
-pub fn set_sndbuf(fd: RawFd, bytes: usize) -> io::Result<()> {
-    setsockopt_int(
-        fd,
-        libc::SOL_SOCKET,
-        libc::SO_SNDBUF,
-        bytes.min(i32::MAX as usize) as i32,
-    )
-}
-
 // ---------------------------------------------------------------- TCP
 
 /// A listening TCP socket: non-blocking, close-on-exec, SO_REUSEADDR, and
