@@ -871,6 +871,22 @@ fn large_file_intact_via_curl() {
     assert!(r.body == big, "raw body differs");
     let r = c.response(false).expect("range after big");
     assert_eq!((r.status, r.body.as_slice()), (206, &big[big.len() - 5..]));
+
+    // Not pipelined: each request only after the whole previous answer,
+    // some after a pause (a paced body leaves the connection waiting for
+    // writability, not readability, until the next request is looked for).
+    for pause in [0u64, 150, 0] {
+        std::thread::sleep(Duration::from_millis(pause));
+        c.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+        let r = c.response(false).expect("big response after the last");
+        assert_eq!(r.status, 200);
+        assert!(r.body == big, "body differs after a pause of {pause} ms");
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    c.send(b"HEAD /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let r = c.response(true).expect("HEAD after a big body");
+    assert_eq!(r.header("content-length"), Some(&*big.len().to_string()));
+    assert!(c.closed_within(Duration::from_secs(2)));
 }
 
 #[test]

@@ -414,6 +414,12 @@ pub fn accept(listen: RawFd) -> io::Result<Option<(OwnedFd, SocketAddr)>> {
     }
 }
 
+/// TCP_CORK on or off: while on, partial segments wait (at most 200 ms) for
+/// more data; turning it off sends what is queued.
+pub fn set_cork(fd: RawFd, on: bool) {
+    let _ = setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_CORK, on as i32);
+}
+
 pub fn set_nodelay(fd: RawFd) {
     let _ = setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
 }
