@@ -4,9 +4,11 @@
 //! so the maximum size of every message is known at compile time
 //! (see `ipc::msg`, which asserts each one fits `MAX_PACKET_BYTES`).
 
-/// One IPC packet (SOCK_SEQPACKET). Big enough for the largest message
-/// (a child's configuration), small enough to live on the stack.
-pub const MAX_PACKET_BYTES: usize = 16 * 1024;
+/// One IPC packet (SOCK_SEQPACKET). Big enough for the largest message (a
+/// request to a worker, ~5.7 KB with every field full; `ipc::msg` proves
+/// each fits), small enough that the few packet buffers on a role's stack
+/// stay cheap: every page of stack a loop touches stays resident.
+pub const MAX_PACKET_BYTES: usize = 8 * 1024;
 
 /// Longest request target (path + query) we forward to a vhost worker.
 /// Longer targets get 414. nginx's default large header buffer is 8 KiB;
@@ -26,8 +28,10 @@ pub const MAX_AUTH_BYTES: usize = 512;
 /// Response header lines built by the vhost worker (Content-Type, ETag, ...).
 pub const MAX_VHOST_HEAD_BYTES: usize = 1024;
 
-/// Inline response bodies (error pages, redirects). Bigger bodies go as an fd.
-pub const MAX_INLINE_BODY_BYTES: usize = 4096;
+/// Inline response bodies: the built-in error pages (`http::page`, under
+/// 300 bytes). Everything bigger (owner error pages, listings, files) goes
+/// as an fd. It sizes every connection's output buffer, so it stays small.
+pub const MAX_INLINE_BODY_BYTES: usize = 512;
 
 /// Output buffer of one connection: status line + our headers + the vhost's
 /// header lines + an inline body, written with one `writev`.

@@ -56,14 +56,26 @@ impl<In: Message, Out: Message> Chan<In, Out> {
     /// Sends one message; `pass` must be given exactly when the message
     /// carries an fd. `nonblock`: WouldBlock instead of waiting.
     pub fn send(&self, msg: &Out, pass: Option<RawFd>, nonblock: bool) -> io::Result<()> {
+        let mut buf = [0u8; MAX_PACKET_BYTES];
+        self.send_in(msg, pass, nonblock, &mut buf)
+    }
+
+    /// `send`, encoding into the caller's buffer: no packet-sized frame
+    /// (or memset) per message on the request path.
+    pub fn send_in(
+        &self,
+        msg: &Out,
+        pass: Option<RawFd>,
+        nonblock: bool,
+        buf: &mut PacketBuf,
+    ) -> io::Result<()> {
         if msg.carries_fd() != pass.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "fd attachment mismatch",
             ));
         }
-        let mut buf = [0u8; MAX_PACKET_BYTES];
-        let bytes = encode(msg, &mut buf).ok_or_else(|| io::Error::other("message too large"))?;
+        let bytes = encode(msg, buf).ok_or_else(|| io::Error::other("message too large"))?;
         sys::send_packet(self.fd.as_raw_fd(), bytes, pass, nonblock)
     }
 

@@ -18,7 +18,7 @@ use super::{CtlChan, Sig};
 use crate::http::request::{self, Body as ReqBody, Method as HMethod};
 use crate::http::writer::Writer;
 use crate::http::{date, file, page, status, target};
-use crate::ipc::chan::{Chan, RecvError};
+use crate::ipc::chan::{Chan, PacketBuf, RecvError};
 use crate::ipc::msg::*;
 use crate::limits::*;
 use crate::sys;
@@ -167,7 +167,11 @@ struct Listener {
     /// A route table being received (between RoutesBegin and RoutesEnd).
     next_routes: Option<Vec<Route>>,
     default_vhost: u8,
+    /// Where requests to workers are encoded (one buffer, not one per call).
+    enc: Box<PacketBuf>,
+    /// Grows up to `max_conns` (capacity reserved at start), never beyond.
     conns: Vec<Conn>,
+    max_conns: usize,
     free: Vec<u32>,
     arena: sys::Region,
     in_len: usize,
@@ -214,9 +218,10 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
             return 1;
         }
     };
-    let mut conns = Vec::with_capacity(n);
-    conns.resize_with(n, Conn::new);
-    let free: Vec<u32> = (0..n as u32).rev().collect();
+    // The pool is reserved here and filled as connections first need it:
+    // its untouched pages cost nothing while the server is idle.
+    let conns = Vec::with_capacity(n);
+    let free: Vec<u32> = Vec::with_capacity(n);
     super::drop_or_exit("listener", &conf.common);
     let poll = match sys::Poll::new() {
         Ok(p) => p,
@@ -237,7 +242,9 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
         routes: Vec::new(),
         next_routes: None,
         default_vhost: 0,
+        enc: Box::new([0; MAX_PACKET_BYTES]),
         conns,
+        max_conns: n,
         free,
         arena,
         in_len,
@@ -258,6 +265,7 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
     let mut events = sys::Events::new(POLL_EVENTS);
     let mut pbuf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at = u64::MAX;
+    super::trim_stack("listener");
     loop {
         let _ = l.poll.wait(&mut events, Duration::from_millis(250));
         l.tick();
@@ -365,6 +373,7 @@ impl Listener {
 
     // ------------------------------------------------------------ control
 
+    #[inline(never)] // keeps its frame out of the loop's (resident stack)
     fn on_ctl(&mut self, pbuf: &mut [u8; MAX_PACKET_BYTES]) -> bool {
         loop {
             match self.ctl.recv(pbuf) {
@@ -414,6 +423,7 @@ impl Listener {
         }
     }
 
+    #[inline(never)] // keeps its frame out of the loop's (resident stack)
     fn on_link(&mut self, pbuf: &mut [u8; MAX_PACKET_BYTES]) {
         loop {
             let Some(link) = self.link.as_ref() else {
@@ -478,13 +488,20 @@ impl Listener {
             };
             match sys::accept(lfd) {
                 Ok(Some((fd, peer))) => {
-                    let Some(slot) = self.free.pop() else {
-                        // Over max_connections: refuse at once; established
-                        // connections keep being served.
-                        drop(fd);
-                        continue;
+                    let slot = match self.free.pop() {
+                        Some(slot) => slot as usize,
+                        None if self.conns.len() < self.max_conns => {
+                            // Within the reserved capacity: no allocation.
+                            self.conns.push(Conn::new());
+                            self.conns.len() - 1
+                        }
+                        None => {
+                            // Over max_connections: refuse at once; established
+                            // connections keep being served.
+                            drop(fd);
+                            continue;
+                        }
                     };
-                    let slot = slot as usize;
                     sys::set_nodelay(fd.as_raw_fd());
                     if self
                         .poll
@@ -801,7 +818,7 @@ impl Listener {
             return self.local_response(slot, 503, false);
         };
         let raw = ch.raw();
-        match ch.send(&ToVhost::Request(msg), None, true) {
+        match ch.send_in(&ToVhost::Request(msg), None, true, &mut self.enc) {
             Ok(()) => {
                 let c = &mut self.conns[slot];
                 c.st = St::WaitVhost(v);
@@ -845,6 +862,7 @@ impl Listener {
         }
     }
 
+    #[inline(never)] // keeps its frame out of the loop's (resident stack)
     fn on_vhost(&mut self, v: usize, pbuf: &mut [u8; MAX_PACKET_BYTES]) {
         loop {
             let Some(ch) = self.vhosts[v].as_ref() else {

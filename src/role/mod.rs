@@ -71,15 +71,13 @@ pub fn child_main(role: &str) -> ! {
     }
     sys::set_cloexec(CTL_FD);
     let ctl: CtlChan = Chan::new(sys::take_fd(CTL_FD));
-    let mut buf = [0u8; MAX_PACKET_BYTES];
-    let first = match recv_blocking(&ctl, &mut buf, Duration::from_secs(10)) {
-        Some((m, None)) => m,
-        _ => {
-            eprintln!("rttpd {role}: no configuration on the control channel");
-            std::process::exit(2);
-        }
+    let Some(first) = first_message(&ctl) else {
+        eprintln!("rttpd {role}: no configuration on the control channel");
+        std::process::exit(2);
     };
-    let code = match (role, first) {
+    // This frame stays under the role's loop for the life of the process:
+    // it holds only the configuration, not the receive buffer.
+    let code = match (role, *first) {
         ("umaster", ToChild::Umaster(c)) => umaster::run(ctl, c),
         ("listener", ToChild::Listener(c)) => listener::run(ctl, c),
         ("vhost", ToChild::Vhost(c)) => vhost::run(ctl, c),
@@ -89,6 +87,16 @@ pub fn child_main(role: &str) -> ! {
         }
     };
     std::process::exit(code)
+}
+
+/// The child's configuration, the first message on its control channel.
+#[inline(never)]
+fn first_message(ctl: &CtlChan) -> Option<Box<ToChild>> {
+    let mut buf = [0u8; MAX_PACKET_BYTES];
+    match recv_blocking(ctl, &mut buf, Duration::from_secs(10)) {
+        Some((m, None)) => Some(Box::new(m)),
+        _ => None,
+    }
 }
 
 /// Waits up to `t` for one message (start-up only).
@@ -173,4 +181,11 @@ pub fn read_signals(sfd: &mut nix::sys::signalfd::SignalFd, mut f: impl FnMut(Si
 /// Milliseconds since `start` (monotonic), the clock of every role's loop.
 pub fn ms_since(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
+}
+
+/// Before a role enters its loop: gives back the stack its set-up used.
+#[inline(never)]
+pub fn trim_stack(role: &str) {
+    let n = sys::trim_stack();
+    log::debug!("{role}: {} KiB of start-up stack released", n / 1024);
 }

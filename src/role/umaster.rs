@@ -70,6 +70,7 @@ pub fn run(ctl: CtlChan, conf: UmasterConf) -> i32 {
     let mut events = sys::Events::new(POLL_EVENTS);
     let mut buf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at: Option<Instant> = None;
+    super::trim_stack("umaster");
     loop {
         if u.poll
             .wait(&mut events, Duration::from_millis(500))
@@ -111,6 +112,7 @@ pub fn run(ctl: CtlChan, conf: UmasterConf) -> i32 {
 
 impl Umaster {
     /// False when the control channel is closed.
+    #[inline(never)] // keeps its frame out of the loop's (resident stack)
     fn on_ctl(&mut self, buf: &mut [u8; MAX_PACKET_BYTES]) -> bool {
         loop {
             match self.ctl.recv(buf) {
@@ -186,6 +188,7 @@ impl Umaster {
         // Our copies of both ends close here; the children hold theirs.
     }
 
+    #[inline(never)] // keeps its frame out of the loop's (resident stack)
     fn on_link(&mut self, listener: bool, id: usize, buf: &mut [u8; MAX_PACKET_BYTES]) {
         loop {
             let slot = if listener {

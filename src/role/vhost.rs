@@ -90,6 +90,7 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
     let mut pbuf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at: Option<Instant> = None;
     let mut last_request = Instant::now();
+    super::trim_stack("vhost");
     loop {
         let _ = poll.wait(&mut events, Duration::from_millis(100));
         vh.check_settings(false);
@@ -186,6 +187,7 @@ pub struct Answer {
 impl Vhost {
     /// Answers every queued request on one listener channel. False when
     /// the channel must be dropped (closed, or out of protocol).
+    #[inline(never)] // keeps its frame out of the loop's (resident stack)
     fn serve_channel(&self, ch: Option<&ListenerChan>, pbuf: &mut [u8; MAX_PACKET_BYTES]) -> bool {
         let Some(ch) = ch else { return true };
         loop {
@@ -196,7 +198,8 @@ impl Vhost {
                     a.resp.settings_gen = self.settings_gen;
                     let m = ToListener::Response(a.resp);
                     let fd = a.fd.as_ref().map(|f| f.as_raw_fd());
-                    if ch.send(&m, fd, false).is_err() {
+                    // The request is decoded: its packet buffer is free.
+                    if ch.send_in(&m, fd, false, pbuf).is_err() {
                         return false;
                     }
                 }
@@ -212,6 +215,7 @@ impl Vhost {
         }
     }
 
+    #[inline(never)] // keeps its frame out of the loop's (resident stack)
     pub fn handle(&self, req: &Request) -> Answer {
         // The listener normalised the path; a worker trusts no one.
         let mut norm = [0u8; MAX_TARGET_BYTES];

@@ -1043,3 +1043,55 @@ impl std::ops::DerefMut for Region {
         self.as_mut_slice()
     }
 }
+
+// ---------------------------------------------------------------- memory
+
+/// Frees the main stack's pages below the caller's frame (less a margin for
+/// the calls still to come): a role's set-up (config decoding, privilege
+/// drop) runs deeper than its loop, and those pages would otherwise stay
+/// resident for the life of the process. Returns the bytes released.
+/// Only the stack's own extent, as libc reports it, is advised.
+#[inline(never)]
+pub fn trim_stack() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = if page > 0 { page as usize } else { 4096 };
+    const MARGIN: usize = 16 * 1024;
+    let here = std::hint::black_box(&page) as *const usize as usize;
+    let top = here.saturating_sub(MARGIN) / page * page;
+    let Some((base, size)) = main_stack() else {
+        return 0;
+    };
+    let lo = base.next_multiple_of(page);
+    if !(lo < top && top <= base.saturating_add(size)) {
+        return 0;
+    }
+    // SAFETY: [lo, top) is inside the main thread's stack mapping and
+    // below the current stack pointer by more than any frame this call
+    // makes, so it holds no live data (signals are blocked and read from a
+    // signalfd: no handler runs on this stack). Private anonymous pages
+    // read back as zeros when touched again.
+    if unsafe { libc::madvise(lo as *mut _, top - lo, libc::MADV_DONTNEED) } == 0 {
+        top - lo
+    } else {
+        0
+    }
+}
+
+/// (lowest address, size) of the calling thread's stack, from libc (musl
+/// probes the mapping; glibc reads /proc/self/maps, absent in a chroot).
+fn main_stack() -> Option<(usize, usize)> {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: pthread_getattr_np initialises `attr` when it returns 0, and
+    // it is destroyed before return; the out-pointers are valid locals.
+    unsafe {
+        if libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) != 0 {
+            return None;
+        }
+        let mut addr = std::ptr::null_mut();
+        let mut size = 0;
+        let r = libc::pthread_attr_getstack(attr.as_ptr(), &mut addr, &mut size);
+        libc::pthread_attr_destroy(attr.as_mut_ptr());
+        (r == 0 && !addr.is_null()).then_some((addr as usize, size))
+    }
+}
