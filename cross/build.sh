@@ -10,7 +10,9 @@
 #   RTTPD_BUILD_STD_FEATURES  std features for -Zbuild-std-features (default
 #                        optimize_for_size; any value drops std's backtrace support)
 #   RTTPD_IMMEDIATE_ABORT  1 (default): -Cpanic=immediate-abort (no panic message,
-#                        ~55 KB smaller on armv7); 0 keeps panic messages (see cross/README.md)
+#                        ~55 KB smaller on armv7) and -Cforce-unwind-tables=no (no
+#                        .eh_frame: ~40 KB more); 0 keeps panic messages and unwind
+#                        tables (see cross/README.md)
 #   RTTPD_EXTRA_RUSTFLAGS extra rustflags, space separated (appended to cross/config.toml's)
 #
 # The profile is Cargo.toml's release profile except strip: cargo links unstripped
@@ -35,7 +37,9 @@ for t in "${targets[@]}"; do
   out="$target_dir/cross/$t"
   rm -f "$out/rttpd"
   flags=${RTTPD_EXTRA_RUSTFLAGS:-}
-  [ "${RTTPD_IMMEDIATE_ABORT:-1}" = 1 ] && flags="$flags -Zunstable-options -Cpanic=immediate-abort"
+  # Nothing unwinds after an immediate abort, so no unwind tables either
+  # (.eh_frame: ~40 KB of x86_64's 292 KB).
+  [ "${RTTPD_IMMEDIATE_ABORT:-1}" = 1 ] && flags="$flags -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no"
   extra=()
   if [ -n "${flags// /}" ]; then
     # shellcheck disable=SC2086

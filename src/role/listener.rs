@@ -265,7 +265,6 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
     let mut events = sys::Events::new(POLL_EVENTS);
     let mut pbuf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at = u64::MAX;
-    super::trim_stack("listener");
     loop {
         let _ = l.poll.wait(&mut events, Duration::from_millis(250));
         l.tick();

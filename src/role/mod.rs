@@ -182,10 +182,3 @@ pub fn read_signals(sfd: &mut nix::sys::signalfd::SignalFd, mut f: impl FnMut(Si
 pub fn ms_since(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
 }
-
-/// Before a role enters its loop: gives back the stack its set-up used.
-#[inline(never)]
-pub fn trim_stack(role: &str) {
-    let n = sys::trim_stack();
-    log::debug!("{role}: {} KiB of start-up stack released", n / 1024);
-}

@@ -441,17 +441,10 @@ impl Pmaster {
                 return 1;
             }
         };
-        let mut trimmed = false;
         loop {
             let now = Instant::now();
             if self.stopping.is_none() {
                 self.start_due(now);
-            }
-            if !trimmed {
-                // Once the first children are started: parsing and set-up
-                // are done until the next reload.
-                trimmed = true;
-                super::trim_stack("pmaster");
             }
             if let Some(deadline) = self.stopping {
                 if self.children.iter().all(|c| c.pid == 0) {

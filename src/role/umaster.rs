@@ -70,7 +70,6 @@ pub fn run(ctl: CtlChan, conf: UmasterConf) -> i32 {
     let mut events = sys::Events::new(POLL_EVENTS);
     let mut buf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at: Option<Instant> = None;
-    super::trim_stack("umaster");
     loop {
         if u.poll
             .wait(&mut events, Duration::from_millis(500))

@@ -90,7 +90,6 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
     let mut pbuf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at: Option<Instant> = None;
     let mut last_request = Instant::now();
-    super::trim_stack("vhost");
     loop {
         let _ = poll.wait(&mut events, Duration::from_millis(100));
         vh.check_settings(false);
