@@ -4,15 +4,10 @@
 mod common;
 use common::*;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn t(ms: u64) -> Duration {
-    Duration::from_millis(ms)
-}
 
 /// Runs the binary to completion (at most `limit`): (exit code, stdout, stderr).
 fn run(args: &[&str], limit: Duration) -> (i32, String, String) {
@@ -41,38 +36,6 @@ fn run(args: &[&str], limit: Duration) -> (i32, String, String) {
     (status.code().unwrap_or(-1), read(&o), read(&e))
 }
 
-fn wait_until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        std::thread::sleep(t(20));
-    }
-}
-
-/// GET with `Connection: close` to any address (IPv6 too): (status, body).
-fn fetch(addr: &str, host: &str, path: &str) -> Result<(u16, Vec<u8>), String> {
-    let sa: SocketAddr = addr.parse().unwrap();
-    let mut s =
-        TcpStream::connect_timeout(&sa, t(3000)).map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_read_timeout(Some(t(3000))).unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).map_err(|e| format!("read: {e}"))?;
-    let r = parse_responses(&out, &[])
-        .into_iter()
-        .next()
-        .ok_or("no response")?;
-    Ok((r.status, r.body))
-}
-
 /// Starts the binary with `args` (stderr to DIR/stderr.log) and waits until
 /// `ready` serves a 200.
 fn start(dir: TempDir, port: u16, args: &[&str], ready: &str) -> Server {
@@ -91,7 +54,7 @@ fn start(dir: TempDir, port: u16, args: &[&str], ready: &str) -> Server {
         stderr,
     };
     if wait_until(t(10000), || {
-        matches!(fetch(ready, "x", "/"), Ok((200, _))).then_some(())
+        matches!(fetch(ready, "x", "/", t(3000)), Ok((200, _))).then_some(())
     })
     .is_none()
     {
@@ -358,7 +321,7 @@ fn p_given_twice_listens_on_both() {
     let s = start(dir, p1, &["-p", &a1, "-p", &a2, "-h", &www], &a1);
     for a in [&a1, &a2] {
         assert_eq!(
-            fetch(a, "x", "/"),
+            fetch(a, "x", "/", t(3000)),
             Ok((200, b"both ports\n".to_vec())),
             "served on {a}"
         );
@@ -407,7 +370,10 @@ fn u_sets_the_account_of_unprivileged_roles() {
             Some(u) => Server::with_docroot(dir, &["-u", u]),
             None => Server::with_docroot(dir, &[]),
         };
-        assert_eq!(fetch(&s.addr(), "x", "/"), Ok((200, b"u\n".to_vec())));
+        assert_eq!(
+            fetch(&s.addr(), "x", "/", t(3000)),
+            Ok((200, b"u\n".to_vec()))
+        );
         // A child is root for a moment between exec and its drop: give every
         // role up to 2 s to be seen as its account.
         let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
@@ -498,7 +464,7 @@ fn d_detaches_and_keeps_serving() {
     let (code, _out, err) = run(&args, t(5000));
     let took = t0.elapsed();
     let served = wait_until(t(5000), || {
-        matches!(fetch(&addr, "x", "/"), Ok((200, _))).then_some(())
+        matches!(fetch(&addr, "x", "/", t(3000)), Ok((200, _))).then_some(())
     });
     // Find the daemon first so it is stopped even if an assertion fails.
     // (A child between fork and exec briefly has the same command line:
@@ -531,7 +497,10 @@ fn d_detaches_and_keeps_serving() {
     let kids: Vec<String> = children(pm).into_iter().map(title).collect();
     assert!(kids.iter().any(|t| t == "rttpd: umaster"), "{kids:?}");
     for _ in 0..5 {
-        assert_eq!(fetch(&addr, "x", "/"), Ok((200, b"detached\n".to_vec())));
+        assert_eq!(
+            fetch(&addr, "x", "/", t(3000)),
+            Ok((200, b"detached\n".to_vec()))
+        );
     }
     // Stop it: SIGTERM to that pid only.
     let _ = Command::new("kill")

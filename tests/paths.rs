@@ -22,10 +22,6 @@ fn layout(tag: &str) -> TempDir {
     dir
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Sends `GET <target>` and returns (status, whole raw response).
 fn try_target(s: &Server, target: &[u8]) -> (u16, Vec<u8>) {
     let mut req = b"GET ".to_vec();

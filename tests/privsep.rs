@@ -6,13 +6,13 @@ mod common;
 use common::*;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::{PermissionsExt, chown, lchown, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 // ------------------------------------------------------------------ helpers
 
@@ -27,16 +27,6 @@ const C_INDEX: &[u8] = b"vhost C index (chrooted)\n";
 const B_SECRET: &[u8] = b"B-SECRET-3f9c1e: only vhost B may read this\n";
 const OTHER_UID_SECRET: &[u8] = b"OTHER-UID-SECRET-77ab: owned by 40002, 0600\n";
 const ROOT_SECRET: &[u8] = b"ROOT-SECRET-d41d: owned by root, 0600\n";
-
-fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!(
-        "skipping {test}: privilege separation is only real when the server starts as root, and this test runs as an ordinary user"
-    );
-    true
-}
 
 /// The fields of /proc/PID/status this file checks.
 #[derive(Debug, Clone)]
@@ -97,100 +87,12 @@ fn role_pid(pm: i32, t: &str) -> Option<i32> {
     children(pm).into_iter().find(|&p| title(p) == t)
 }
 
-fn wait_until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn kill(pid: i32, sig: &str) {
     let st = Command::new("kill")
         .args(["-s", sig, &pid.to_string()])
         .status()
         .unwrap();
     assert!(st.success(), "kill -s {sig} {pid} failed");
-}
-
-/// One `GET` on a fresh connection with `Connection: close`. Err describes
-/// a refused/reset connection, a hang (nothing for `limit`), an unparsable
-/// answer or a body shorter than its Content-Length.
-fn fetch(addr: &str, host: &str, path: &str, limit: Duration) -> Result<(u16, Vec<u8>), String> {
-    let sa: SocketAddr = addr.parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&sa, limit).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(limit)).unwrap();
-    s.set_write_timeout(Some(limit)).unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes())
-        .map_err(|e| format!("write: {e}"))?;
-    let end = Instant::now() + limit;
-    let mut out = Vec::new();
-    let mut b = [0u8; 65536];
-    loop {
-        if Instant::now() > end {
-            return Err(format!(
-                "hang: not closed within {limit:?} ({} bytes read)",
-                out.len()
-            ));
-        }
-        match s.read(&mut b) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&b[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(format!(
-                    "hang: nothing for {limit:?} after {} bytes",
-                    out.len()
-                ));
-            }
-            Err(e) => return Err(format!("read: {e} after {} bytes", out.len())),
-        }
-    }
-    let r = parse_responses(&out, &[])
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("no HTTP response: {:?}", String::from_utf8_lossy(&out)))?;
-    if let Some(cl) = r
-        .header("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if r.body.len() != cl {
-            return Err(format!(
-                "status {} body {} of {cl} bytes",
-                r.status,
-                r.body.len()
-            ));
-        }
-    }
-    Ok((r.status, r.body))
-}
-
-fn t(s: u64) -> Duration {
-    Duration::from_millis(s)
-}
-
-/// chown -R `uid:uid`; directories 0700, files 0644.
-fn own_tree(p: &Path, uid: u32) {
-    chown(p, Some(uid), Some(uid)).unwrap();
-    let md = std::fs::symlink_metadata(p).unwrap();
-    if md.is_dir() {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
-        for e in std::fs::read_dir(p).unwrap().flatten() {
-            own_tree(&e.path(), uid);
-        }
-    } else if md.is_file() {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
-    }
 }
 
 const TWO_VHOSTS: &str = "\
@@ -461,10 +363,6 @@ fn unreadable_file_of_another_uid_is_403() {
         );
         assert_eq!(r.status, 403, "HEAD {path}");
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]

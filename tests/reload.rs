@@ -15,14 +15,6 @@ use std::time::{Duration, Instant};
 
 // ------------------------------------------------------------------ helpers
 
-fn t(ms: u64) -> Duration {
-    Duration::from_millis(ms)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
-
 /// A config with `listen = 127.0.0.1:{port}` and the given vhost sections.
 fn conf(vhosts: &str) -> String {
     format!("listen = 127.0.0.1:{{port}}\naccess_log = off\nlisteners = 2\n\n{vhosts}")
@@ -57,58 +49,8 @@ fn rewrite(s: &Server, text: &str) -> String {
 /// One `GET /` for `host` on a fresh connection with `Connection: close`,
 /// to `addr`. Err describes a refused/reset connection, a hang (nothing
 /// for `limit`), an unparsable answer or a short body.
-fn fetch(addr: &str, host: &str, limit: Duration) -> Result<(u16, String), String> {
-    fetch_resp(addr, host, limit).map(|r| (r.status, text(&r.body)))
-}
-
-/// `fetch`, returning the whole response.
-fn fetch_resp(addr: &str, host: &str, limit: Duration) -> Result<Resp, String> {
-    let sa: SocketAddr = addr.parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&sa, limit).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(limit)).unwrap();
-    s.set_write_timeout(Some(limit)).unwrap();
-    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes())
-        .map_err(|e| format!("write: {e}"))?;
-    let end = Instant::now() + limit;
-    let mut out = Vec::new();
-    let mut b = [0u8; 16384];
-    loop {
-        if Instant::now() > end {
-            return Err(format!("hang: not closed within {limit:?}"));
-        }
-        match s.read(&mut b) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&b[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(format!(
-                    "hang: nothing for {limit:?} after {} bytes",
-                    out.len()
-                ));
-            }
-            Err(e) => return Err(format!("read: {e} after {} bytes", out.len())),
-        }
-    }
-    let r = parse_responses(&out, &[])
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("no HTTP response: {:?}", text(&out)))?;
-    let cl = r
-        .header("content-length")
-        .and_then(|v| v.parse::<usize>().ok());
-    if cl != Some(r.body.len()) {
-        return Err(format!(
-            "status {} body {} bytes, Content-Length {cl:?}",
-            r.status,
-            r.body.len()
-        ));
-    }
-    Ok(r)
+fn get_root(addr: &str, host: &str, limit: Duration) -> Result<(u16, String), String> {
+    fetch_resp(addr, host, "/", limit).map(|r| (r.status, text(&r.body)))
 }
 
 /// Polls `host` until it answers 200 with `want` (every response on the
@@ -116,7 +58,7 @@ fn fetch_resp(addr: &str, host: &str, limit: Duration) -> Result<Resp, String> {
 fn wait_for(addr: &str, host: &str, want: &str, allowed: &[&str], limit: Duration) -> Duration {
     let t0 = Instant::now();
     loop {
-        match fetch(addr, host, t(3000)) {
+        match get_root(addr, host, t(3000)) {
             Ok((200, b)) if b == want => return t0.elapsed(),
             Ok((200, b)) if allowed.contains(&b.as_str()) => {}
             other => panic!(
@@ -159,19 +101,6 @@ fn vhost_pids(pm: i32) -> Vec<i32> {
     v
 }
 
-fn wait_log(s: &Server, needle: &str, limit: Duration) -> bool {
-    let end = Instant::now() + limit;
-    loop {
-        if s.log().contains(needle) {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(t(20));
-    }
-}
-
 // ------------------------------------------------------- add/remove/change
 
 #[test]
@@ -179,7 +108,7 @@ fn sighup_adds_a_vhost() {
     let s = Server::with_config(sites("add"), &conf(A));
     let addr = s.addr();
     assert_eq!(
-        fetch(&addr, "b.test", t(3000)),
+        get_root(&addr, "b.test", t(3000)),
         Ok((200, "root=a\n".into()))
     );
     rewrite(&s, &conf(&format!("{A}{B}")));
@@ -188,7 +117,7 @@ fn sighup_adds_a_vhost() {
     eprintln!("new vhost answered {took:?} after SIGHUP");
     assert!(took <= t(1500), "new vhost answered only after {took:?}");
     assert_eq!(
-        fetch(&addr, "a.test", t(3000)),
+        get_root(&addr, "a.test", t(3000)),
         Ok((200, "root=a\n".into()))
     );
     assert!(
@@ -202,7 +131,7 @@ fn sighup_removes_a_vhost_and_its_host_goes_to_the_default() {
     let s = Server::with_config(sites("remove"), &conf(&format!("{A}{B}")));
     let addr = s.addr();
     assert_eq!(
-        fetch(&addr, "b.test", t(3000)),
+        get_root(&addr, "b.test", t(3000)),
         Ok((200, "root=b\n".into()))
     );
     let old = vhost_pid(s.pid(), "b.test").expect("a worker for b.test");
@@ -223,7 +152,7 @@ fn sighup_removes_a_vhost_and_its_host_goes_to_the_default() {
         std::thread::sleep(t(20));
     }
     assert_eq!(
-        fetch(&addr, "a.test", t(3000)),
+        get_root(&addr, "a.test", t(3000)),
         Ok((200, "root=a\n".into()))
     );
 }
@@ -233,7 +162,7 @@ fn sighup_applies_a_changed_vhost_root() {
     let s = Server::with_config(sites("change"), &conf(&format!("{A}{B}")));
     let addr = s.addr();
     assert_eq!(
-        fetch(&addr, "b.test", t(3000)),
+        get_root(&addr, "b.test", t(3000)),
         Ok((200, "root=b\n".into()))
     );
     let a_pid = vhost_pid(s.pid(), "a.test").expect("worker a");
@@ -251,7 +180,7 @@ fn sighup_applies_a_changed_vhost_root() {
     );
     for _ in 0..20 {
         assert_eq!(
-            fetch(&addr, "b.test", t(3000)),
+            get_root(&addr, "b.test", t(3000)),
             Ok((200, "root=b2\n".into()))
         );
     }
@@ -290,15 +219,15 @@ fn reload_with_a_broken_config_changes_nothing() {
     // Nothing changed: same vhosts, same roots, same processes.
     for _ in 0..5 {
         assert_eq!(
-            fetch(&addr, "a.test", t(3000)),
+            get_root(&addr, "a.test", t(3000)),
             Ok((200, "root=a\n".into()))
         );
         assert_eq!(
-            fetch(&addr, "b.test", t(3000)),
+            get_root(&addr, "b.test", t(3000)),
             Ok((200, "root=b\n".into()))
         );
         assert_eq!(
-            fetch(&addr, "c.test", t(3000)),
+            get_root(&addr, "c.test", t(3000)),
             Ok((200, "root=a\n".into()))
         );
         std::thread::sleep(t(100));
@@ -334,7 +263,7 @@ fn reload_that_cannot_bind_a_new_address_changes_nothing() {
     );
     for _ in 0..5 {
         assert_eq!(
-            fetch(&addr, "c.test", t(3000)),
+            get_root(&addr, "c.test", t(3000)),
             Ok((200, "root=a\n".into()))
         );
         std::thread::sleep(t(100));
@@ -350,7 +279,7 @@ fn killed_vhost_worker_gives_503_then_recovers_while_the_other_serves() {
     let addr = s.addr();
     let victim = vhost_pid(s.pid(), "b.test").expect("worker b");
     assert_eq!(
-        fetch(&addr, "b.test", t(3000)),
+        get_root(&addr, "b.test", t(3000)),
         Ok((200, "root=b\n".into()))
     );
 
@@ -362,7 +291,7 @@ fn killed_vhost_worker_gives_503_then_recovers_while_the_other_serves() {
             let (mut ok, mut bad) = (0usize, Vec::new());
             let t0 = Instant::now();
             while !stop.load(Ordering::SeqCst) && t0.elapsed() < t(10_000) {
-                match fetch(&addr, "a.test", t(3000)) {
+                match get_root(&addr, "a.test", t(3000)) {
                     Ok((200, b)) if b == "root=a\n" => ok += 1,
                     other => bad.push(format!("at {:?}: {other:?}", t0.elapsed())),
                 }
@@ -384,7 +313,7 @@ fn killed_vhost_worker_gives_503_then_recovers_while_the_other_serves() {
     let mut recovered = None;
     while t0.elapsed() < t(5000) {
         let at = t0.elapsed();
-        let r = fetch_resp(&addr, "b.test", t(3000));
+        let r = fetch_resp(&addr, "b.test", "/", t(3000));
         let took = t0.elapsed() - at;
         match r {
             // A 200 before any 503 may come from a listener's fd cache (a
@@ -653,7 +582,7 @@ fn reload_replacing_the_listeners_under_keepalive_load_drops_nothing() {
         &during,
         || {
             let t0 = Instant::now();
-            while fetch(&new, "a.test", t(3000)) != Ok((200, "root=a\n".into())) {
+            while get_root(&new, "a.test", t(3000)) != Ok((200, "root=a\n".into())) {
                 assert!(t0.elapsed() < t(2000), "the new address never answered");
                 std::thread::sleep(t(10));
             }
@@ -694,7 +623,7 @@ fn reload_adds_a_listen_address_and_keeps_the_old_one() {
     s.signal("HUP");
     let t0 = Instant::now();
     loop {
-        match fetch(&new, "b.test", t(3000)) {
+        match get_root(&new, "b.test", t(3000)) {
             Ok((200, b)) if b == "root=b\n" => break,
             Ok(other) => panic!("new port answered {other:?}"),
             Err(_) => {}
@@ -711,9 +640,18 @@ fn reload_adds_a_listen_address_and_keeps_the_old_one() {
         t0.elapsed()
     );
     for _ in 0..10 {
-        assert_eq!(fetch(&old, "a.test", t(3000)), Ok((200, "root=a\n".into())));
-        assert_eq!(fetch(&new, "a.test", t(3000)), Ok((200, "root=a\n".into())));
-        assert_eq!(fetch(&old, "b.test", t(3000)), Ok((200, "root=b\n".into())));
+        assert_eq!(
+            get_root(&old, "a.test", t(3000)),
+            Ok((200, "root=a\n".into()))
+        );
+        assert_eq!(
+            get_root(&new, "a.test", t(3000)),
+            Ok((200, "root=a\n".into()))
+        );
+        assert_eq!(
+            get_root(&old, "b.test", t(3000)),
+            Ok((200, "root=b\n".into()))
+        );
     }
 }
 
@@ -818,7 +756,7 @@ fn crash_looping_worker_is_backed_off_and_its_host_gets_503() {
     let t0 = Instant::now();
     while t0.elapsed() < t(3000) {
         let at = t0.elapsed();
-        let r = fetch_resp(&addr, "d.test", t(3000));
+        let r = fetch_resp(&addr, "d.test", "/", t(3000));
         match r {
             Ok(r) if r.status == 503 => {}
             other => panic!("d.test at {at:?}: {other:?}, want 503"),
@@ -829,7 +767,7 @@ fn crash_looping_worker_is_backed_off_and_its_host_gets_503() {
             t0.elapsed() - at
         );
         assert_eq!(
-            fetch(&addr, "a.test", t(3000)),
+            get_root(&addr, "a.test", t(3000)),
             Ok((200, "root=a\n".into()))
         );
         std::thread::sleep(t(50));

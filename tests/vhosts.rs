@@ -10,7 +10,7 @@
 mod common;
 use common::*;
 
-use std::os::unix::fs::{PermissionsExt, chown, lchown, symlink};
+use std::os::unix::fs::{PermissionsExt, chown, symlink};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,53 +20,12 @@ const UID_A: u32 = 40011;
 const UID_B: u32 = 40012;
 const UID_S: u32 = 40013;
 
-fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!(
-        "skipping {test}: vhost uids and 0700 docroots are only real when the server starts as root, and this test runs as an ordinary user"
-    );
-    true
-}
-
-fn t(ms: u64) -> Duration {
-    Duration::from_millis(ms)
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
-
 /// `GET path` with `Host: host` on a fresh connection.
 fn host_get(s: &Server, host: &str, path: &str) -> Resp {
     get(
         &s.addr(),
         &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
     )
-}
-
-/// chown -R `uid:uid` (directories 0700, files 0644); symbolic links are
-/// given to `uid` too, never followed.
-fn own_tree(p: &Path, uid: u32) {
-    let md = std::fs::symlink_metadata(p).unwrap();
-    if md.file_type().is_symlink() {
-        lchown(p, Some(uid), Some(uid)).unwrap();
-        return;
-    }
-    chown(p, Some(uid), Some(uid)).unwrap();
-    if md.is_dir() {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
-        for e in std::fs::read_dir(p).unwrap().flatten() {
-            own_tree(&e.path(), uid);
-        }
-    } else if md.is_file() {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
-    }
 }
 
 /// Replaces the file at `path` atomically (write a temp file, set its
@@ -91,20 +50,6 @@ fn put_file(path: &Path, data: &str, uid: Option<u32>, mtime: SystemTime) {
 /// A distinct mtime per version: `k` × 10 s after a fixed past instant.
 fn version_time(k: u64) -> SystemTime {
     SystemTime::now() - Duration::from_secs(100_000) + Duration::from_secs(10 * k)
-}
-
-/// Waits until the server's stderr contains `needle`.
-fn wait_log(s: &Server, needle: &str, limit: Duration) -> bool {
-    let end = Instant::now() + limit;
-    loop {
-        if s.log().contains(needle) {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(t(20));
-    }
 }
 
 /// curl against `http://HOST:PORT/PATH` resolved to 127.0.0.1; returns

@@ -431,3 +431,135 @@ impl Client {
         closed
     }
 }
+
+// ------------------------------------------------ helpers shared by tests
+
+pub fn t(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Polls `f` every 10 ms until it gives a value or `limit` passes.
+pub fn wait_until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(t(10));
+    }
+}
+
+/// Waits until the server's stderr contains `needle`.
+pub fn wait_log(s: &Server, needle: &str, limit: Duration) -> bool {
+    wait_until(limit, || s.log().contains(needle).then_some(())).is_some()
+}
+
+/// True (and says so) when not root: uids, chroots and 0700 docroots of
+/// other users are only real when the server starts as root.
+pub fn skip_unless_root(test: &str) -> bool {
+    if is_root() {
+        return false;
+    }
+    eprintln!(
+        "skipping {test}: privilege separation (vhost uids, chroots, 0700 docroots) is only real when the server starts as root, and this test runs as an ordinary user"
+    );
+    true
+}
+
+/// chown -R `uid:uid` (directories 0700, files 0644); symbolic links are
+/// given to `uid` too, never followed.
+pub fn own_tree(p: &Path, uid: u32) {
+    use std::os::unix::fs::{chown, lchown};
+    let md = std::fs::symlink_metadata(p).unwrap();
+    if md.file_type().is_symlink() {
+        lchown(p, Some(uid), Some(uid)).unwrap();
+        return;
+    }
+    chown(p, Some(uid), Some(uid)).unwrap();
+    if md.is_dir() {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            own_tree(&e.path(), uid);
+        }
+    } else if md.is_file() {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+}
+
+/// One `GET path` with `Host: host` on a fresh connection with
+/// `Connection: close`, to any address (IPv6 too). Err describes a
+/// refused/reset connection, a hang (nothing for `limit`), an unparsable
+/// answer, or a body that is not its Content-Length.
+pub fn fetch_resp(addr: &str, host: &str, path: &str, limit: Duration) -> Result<Resp, String> {
+    let sa: std::net::SocketAddr = addr.parse().unwrap();
+    let mut s =
+        TcpStream::connect_timeout(&sa, limit).map_err(|e| format!("connect {addr}: {e}"))?;
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.set_write_timeout(Some(limit)).unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    let end = Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut b = [0u8; 65536];
+    loop {
+        if Instant::now() > end {
+            return Err(format!(
+                "hang: not closed within {limit:?} ({} bytes read)",
+                out.len()
+            ));
+        }
+        match s.read(&mut b) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&b[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!(
+                    "hang: nothing for {limit:?} after {} bytes",
+                    out.len()
+                ));
+            }
+            Err(e) => return Err(format!("read: {e} after {} bytes", out.len())),
+        }
+    }
+    let r = parse_responses(&out, &[])
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("no HTTP response: {:?}", text(&out)))?;
+    let cl = r
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok());
+    if cl != Some(r.body.len()) && !(cl.is_none() && matches!(r.status, 204 | 304)) {
+        return Err(format!(
+            "status {} body {} bytes, Content-Length {cl:?}",
+            r.status,
+            r.body.len()
+        ));
+    }
+    Ok(r)
+}
+
+/// `fetch_resp` as (status, body).
+pub fn fetch(
+    addr: &str,
+    host: &str,
+    path: &str,
+    limit: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    fetch_resp(addr, host, path, limit).map(|r| (r.status, r.body))
+}
