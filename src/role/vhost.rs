@@ -145,6 +145,13 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
                             stop_at.get_or_insert(
                                 Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS),
                             );
+                            // "Idle" counts from the stop too: a worker whose
+                            // files the listeners answer from their fd cache
+                            // sees few requests, and leaving at once could beat
+                            // a listener to its new route table (a request
+                            // sent in between would find the channel closed:
+                            // 503, seen once in a reload-under-load test).
+                            last_request = Instant::now();
                         }
                         Sig::Hup => hup = true,
                         _ => {}
