@@ -792,3 +792,43 @@ fn crash_looping_worker_is_backed_off_and_its_host_gets_503() {
         assert!(log.contains(ms), "no {ms:?} in the log:\n{log}");
     }
 }
+
+#[test]
+fn replaced_worker_leaves_once_the_listeners_let_it_go() {
+    // The worker has up to 5 s of grace after SIGTERM; it leaves sooner
+    // because every listener closes its channel once it routes elsewhere
+    // and no request waits on it. Clients keep using the vhost meanwhile.
+    let s = Server::with_config(sites("retire"), &conf(&format!("{A}{B}")));
+    let (addr, pm) = (s.addr(), s.pid());
+    let name = "rttpd: vhost b.test";
+    let old = wait_until(t(3000), || {
+        children(pm).into_iter().find(|&p| title(p) == name)
+    })
+    .expect("a worker for b.test");
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..2)
+        .map(|_| {
+            let (addr, stop) = (addr.clone(), stop.clone());
+            std::thread::spawn(move || {
+                keepalive_load(addr, "b.test", &["root=b\n", "root=b2\n"], stop)
+            })
+        })
+        .collect();
+    std::thread::sleep(t(300));
+    rewrite(
+        &s,
+        &conf(&format!("{A}{}", B.replace("{dir}/b", "{dir}/b2"))),
+    );
+    s.signal("HUP");
+    let t0 = Instant::now();
+    let gone = wait_until(t(3000), || (title(old) != name).then(|| t0.elapsed()));
+    std::thread::sleep(t(200));
+    stop.store(true, Ordering::SeqCst);
+    let errors: Vec<String> = load.into_iter().flat_map(|h| h.join().unwrap().1).collect();
+    assert!(
+        errors.is_empty(),
+        "requests failed across the reload: {errors:?}"
+    );
+    let gone = gone.expect("the replaced worker was still running 3 s after the reload");
+    eprintln!("replaced worker left {gone:?} after SIGHUP");
+}

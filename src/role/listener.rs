@@ -166,6 +166,8 @@ struct Listener {
     routes: Vec<Route>,
     /// A route table being received (between RoutesBegin and RoutesEnd).
     next_routes: Option<Vec<Route>>,
+    /// Bit v: some route leads to vhost id v.
+    routed: u64,
     default_vhost: u8,
     /// Where requests to workers are encoded (one buffer, not one per call).
     enc: Box<PacketBuf>,
@@ -241,6 +243,7 @@ pub fn run(ctl: CtlChan, conf: ListenerConf) -> i32 {
         vstate: [VState::Unknown; MAX_VHOSTS],
         routes: Vec::new(),
         next_routes: None,
+        routed: 0,
         default_vhost: 0,
         enc: Box::new([0; MAX_PACKET_BYTES]),
         conns,
@@ -391,7 +394,11 @@ impl Listener {
                             .or(t.first())
                             .map(|r| r.vhost)
                             .unwrap_or(0);
+                        self.routed = t.iter().fold(0, |m, r| m | 1u64 << (r.vhost % 64));
                         self.routes = t;
+                        for v in 0..MAX_VHOSTS {
+                            self.release_unrouted(v);
+                        }
                     }
                 }
                 Ok(Some((ToChild::Listen, Some(fd)))) => {
@@ -571,10 +578,11 @@ impl Listener {
     fn on_writable(&mut self, slot: usize) {
         match self.conns[slot].st {
             St::Writing => self.write_some(slot),
-            St::Idle if self.conns[slot].interest == (false, true) => {
+            // Still registered for writing after a paced body (see process):
+            // look for the next request, else wait for it by readability.
+            St::Idle => {
                 self.on_readable(slot);
-                let c = &self.conns[slot];
-                if c.st == St::Idle && c.interest == (false, true) {
+                if self.conns[slot].st == St::Idle {
                     self.set_interest(slot, true, false);
                 }
             }
@@ -876,6 +884,9 @@ impl Listener {
                         && self.conns[slot].st == St::WaitVhost(v as u8);
                     if ok {
                         self.vhost_response(slot, v, r, fd);
+                        if self.routed & (1 << v) == 0 {
+                            self.release_unrouted(v);
+                        }
                     }
                 }
                 Err(e) => {
@@ -886,6 +897,26 @@ impl Listener {
                     return;
                 }
             }
+        }
+    }
+
+    /// Closes the channel to a worker no route leads to any more (replaced
+    /// or removed in a reload) once no request waits on it: a retired
+    /// worker leaves when its listeners have let it go, never while one
+    /// may still send to it.
+    fn release_unrouted(&mut self, v: usize) {
+        // routed == 0: no table yet (start-up), nothing is known to be gone.
+        if self.routed == 0 || self.routed & (1 << v) != 0 || self.vhosts[v].is_none() {
+            return;
+        }
+        let waiting = self
+            .conns
+            .iter()
+            .any(|c| c.st == St::WaitVhost(v as u8) || c.st == St::PendingVhost(v as u8));
+        if !waiting {
+            self.drop_vhost(v, false);
+            // A later worker under this id is unknown until wired.
+            self.vstate[v] = VState::Unknown;
         }
     }
 

@@ -89,7 +89,6 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
     let mut events = sys::Events::new(POLL_EVENTS);
     let mut pbuf = [0u8; MAX_PACKET_BYTES];
     let mut stop_at: Option<Instant> = None;
-    let mut last_request = Instant::now();
     loop {
         let _ = poll.wait(&mut events, Duration::from_millis(100));
         vh.check_settings(false);
@@ -145,13 +144,6 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
                             stop_at.get_or_insert(
                                 Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS),
                             );
-                            // "Idle" counts from the stop too: a worker whose
-                            // files the listeners answer from their fd cache
-                            // sees few requests, and leaving at once could beat
-                            // a listener to its new route table (a request
-                            // sent in between would find the channel closed:
-                            // 503, seen once in a reload-under-load test).
-                            last_request = Instant::now();
                         }
                         Sig::Hup => hup = true,
                         _ => {}
@@ -162,7 +154,6 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
                 }
                 k if (K_LISTENER..K_LISTENER + MAX_LISTENERS).contains(&k) => {
                     let i = k - K_LISTENER;
-                    last_request = Instant::now();
                     if !vh.serve_channel(listeners[i].as_ref(), &mut pbuf) {
                         if let Some(old) = listeners[i].take() {
                             poll.delete(old.raw());
@@ -172,12 +163,12 @@ pub fn run(ctl: CtlChan, conf: VhostConf) -> i32 {
                 _ => {}
             }
         }
-        // Told to stop (shutdown, or replaced in a reload): listeners stop
-        // sending once they route elsewhere or exit; leave when idle.
+        // Told to stop (shutdown, or replaced in a reload): every listener
+        // closes its channel once it routes elsewhere and nothing waits on
+        // this worker, or when it exits itself; leave when all have, or at
+        // the end of the grace period.
         if let Some(t) = stop_at {
-            let now = Instant::now();
-            let idle = now.duration_since(last_request) > Duration::from_millis(500);
-            if listeners.iter().all(Option::is_none) || idle || now >= t {
+            if listeners.iter().all(Option::is_none) || Instant::now() >= t {
                 return 0;
             }
         }
