@@ -377,6 +377,38 @@ fn killed_vhost_worker_gives_503_then_recovers_while_the_other_serves() {
 
 // ------------------------------------------------------- reload under load
 
+/// `n` threads of `keepalive_load` on `host` until `Load::finish`.
+struct Load {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<(usize, Vec<String>)>>,
+}
+
+impl Load {
+    fn start(addr: &str, host: &'static str, want: &'static [&'static str], n: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let (addr, stop) = (addr.to_string(), stop.clone());
+                std::thread::spawn(move || keepalive_load(addr, host, want, stop))
+            })
+            .collect();
+        Load { stop, threads }
+    }
+
+    /// Stops the clients: (requests made, failures).
+    fn finish(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut total = 0;
+        let mut errors = Vec::new();
+        for h in self.threads {
+            let (n, e) = h.join().unwrap();
+            total += n;
+            errors.extend(e);
+        }
+        (total, errors)
+    }
+}
+
 /// A keep-alive client loop: `GET /` for `host` until `stop`, reconnecting
 /// only when a response said `Connection: close`. Returns (requests, errors).
 fn keepalive_load(
@@ -483,14 +515,7 @@ fn load_across_two_reloads(
     check_during: impl FnOnce() -> String,
     check_after: impl FnOnce() -> String,
 ) {
-    let addr = s.addr();
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let (addr, stop) = (addr.clone(), stop.clone());
-            std::thread::spawn(move || keepalive_load(addr, "a.test", &["root=a\n"], stop))
-        })
-        .collect();
+    let load = Load::start(&s.addr(), "a.test", &["root=a\n"], 4);
     let t0 = Instant::now();
     std::thread::sleep(t(1000));
     rewrite(s, during);
@@ -501,14 +526,7 @@ fn load_across_two_reloads(
     s.signal("HUP");
     let second = check_after();
     std::thread::sleep(t(4000).saturating_sub(t0.elapsed()));
-    stop.store(true, Ordering::SeqCst);
-    let mut total = 0;
-    let mut errors = Vec::new();
-    for w in workers {
-        let (n, e) = w.join().unwrap();
-        total += n;
-        errors.extend(e);
-    }
+    let (total, errors) = load.finish();
     eprintln!(
         "reload under load: {total} requests over {:?}, {} errors; {first}; {second}",
         t0.elapsed(),
@@ -661,16 +679,8 @@ fn reload_adds_a_listen_address_and_keeps_the_old_one() {
 fn changing_a_vhost_under_keepalive_load_drops_nothing() {
     let s = Server::with_config(sites("load-change"), &conf(&format!("{A}{B}")));
     let addr = s.addr();
-    let stop = Arc::new(AtomicBool::new(false));
     // Clients of the vhost being replaced: the old root or the new one.
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let (addr, stop) = (addr.clone(), stop.clone());
-            std::thread::spawn(move || {
-                keepalive_load(addr, "b.test", &["root=b\n", "root=b2\n"], stop)
-            })
-        })
-        .collect();
+    let load = Load::start(&addr, "b.test", &["root=b\n", "root=b2\n"], 4);
     let t0 = Instant::now();
     std::thread::sleep(t(1000));
     rewrite(
@@ -684,14 +694,7 @@ fn changing_a_vhost_under_keepalive_load_drops_nothing() {
     s.signal("HUP");
     let d2 = wait_for(&addr, "b.test", "root=b\n", &["root=b2\n"], t(2000));
     std::thread::sleep(t(3000).saturating_sub(t0.elapsed()));
-    stop.store(true, Ordering::SeqCst);
-    let mut total = 0;
-    let mut errors = Vec::new();
-    for w in workers {
-        let (n, e) = w.join().unwrap();
-        total += n;
-        errors.extend(e);
-    }
+    let (total, errors) = load.finish();
     eprintln!(
         "vhost changed under load: {total} requests, {} errors; new root after {d1:?}, old root back after {d2:?}",
         errors.len()
@@ -800,20 +803,8 @@ fn replaced_worker_leaves_once_the_listeners_let_it_go() {
     // and no request waits on it. Clients keep using the vhost meanwhile.
     let s = Server::with_config(sites("retire"), &conf(&format!("{A}{B}")));
     let (addr, pm) = (s.addr(), s.pid());
-    let name = "rttpd: vhost b.test";
-    let old = wait_until(t(3000), || {
-        children(pm).into_iter().find(|&p| title(p) == name)
-    })
-    .expect("a worker for b.test");
-    let stop = Arc::new(AtomicBool::new(false));
-    let load: Vec<_> = (0..2)
-        .map(|_| {
-            let (addr, stop) = (addr.clone(), stop.clone());
-            std::thread::spawn(move || {
-                keepalive_load(addr, "b.test", &["root=b\n", "root=b2\n"], stop)
-            })
-        })
-        .collect();
+    let old = wait_until(t(3000), || vhost_pid(pm, "b.test")).expect("a worker for b.test");
+    let load = Load::start(&addr, "b.test", &["root=b\n", "root=b2\n"], 2);
     std::thread::sleep(t(300));
     rewrite(
         &s,
@@ -821,10 +812,11 @@ fn replaced_worker_leaves_once_the_listeners_let_it_go() {
     );
     s.signal("HUP");
     let t0 = Instant::now();
-    let gone = wait_until(t(3000), || (title(old) != name).then(|| t0.elapsed()));
+    let gone = wait_until(t(3000), || {
+        (title(old) != "rttpd: vhost b.test").then(|| t0.elapsed())
+    });
     std::thread::sleep(t(200));
-    stop.store(true, Ordering::SeqCst);
-    let errors: Vec<String> = load.into_iter().flat_map(|h| h.join().unwrap().1).collect();
+    let (_, errors) = load.finish();
     assert!(
         errors.is_empty(),
         "requests failed across the reload: {errors:?}"
