@@ -22,9 +22,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
-for t in "${targets[@]}"; do cross_known_target "$t" || cross_die "unknown target $t (known: ${ALL_TARGETS[*]})"; done
+cross_parse_targets "$@"
+targets=("${TARGETS[@]}")
 
 cross_ensure_tools
 cd "$REPO_DIR"
@@ -56,8 +55,10 @@ for t in "${targets[@]}"; do
     failed+=("$t (build)"); continue
   fi
   mkdir -p "$out"
-  "$LLVM_BIN/llvm-strip" --strip-all -o "$out/rttpd.tmp" "$target_dir/$t/release/rttpd" \
-    && mv -f "$out/rttpd.tmp" "$out/rttpd"
+  if ! "$LLVM_BIN/llvm-strip" --strip-all -o "$out/rttpd.tmp" "$target_dir/$t/release/rttpd"; then
+    failed+=("$t (strip)"); continue
+  fi
+  mv -f "$out/rttpd.tmp" "$out/rttpd"
   if ! cross_check_static "$out/rttpd"; then failed+=("$t (not static)"); continue; fi
   if LC_ALL=C readelf -SW "$out/rttpd" | grep -q '\.symtab'; then
     cross_log "$out/rttpd: not stripped"; failed+=("$t (not stripped)"); continue

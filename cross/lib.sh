@@ -49,6 +49,21 @@ cross_known_target() {
   return 1
 }
 
+# Sets TARGETS from the arguments (default: all six); dies on an unknown one,
+# and on a RUSTFLAGS in the environment: cargo would let it replace
+# cross/config.toml's rustflags (link-self-contained=no, crt-static, MIPS's
+# --cfg=fix_y2038) and build broken binaries.
+cross_parse_targets() {
+  [ -z "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ] \
+    || cross_die "RUSTFLAGS would replace cross/config.toml's rustflags; use RTTPD_EXTRA_RUSTFLAGS"
+  TARGETS=("$@")
+  [ $# -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")
+  local t
+  for t in "${TARGETS[@]}"; do
+    cross_known_target "$t" || cross_die "unknown target $t (known: ${ALL_TARGETS[*]})"
+  done
+}
+
 cross_has_rustup_std() {
   local t
   for t in "${RUSTUP_STD_TARGETS[@]}"; do [ "$t" = "$1" ] && return 0; done

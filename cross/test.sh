@@ -8,9 +8,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
-for t in "${targets[@]}"; do cross_known_target "$t" || cross_die "unknown target $t (known: ${ALL_TARGETS[*]})"; done
+cross_parse_targets "$@"
+targets=("${TARGETS[@]}")
 
 cross_ensure_tools
 cd "$REPO_DIR"

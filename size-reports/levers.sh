@@ -52,9 +52,10 @@ for c in "${CONFIGS[@]}"; do
     fi
     zb=("-Zbuild-std=$bstd"); [ "$feats" = "-" ] || zb+=("-Zbuild-std-features=$feats")
     dir=$RTTPD_CROSS_HOME/levers/$t
+    mkdir -p "$RTTPD_CROSS_HOME/levers"
     if CARGO_TARGET_DIR=$dir nice cargo "${args[@]}" build --locked --release --target "$t" "${zb[@]}" --bin rttpd \
-         > "$dir.log" 2>&1; then
-      "$LLVM_BIN/llvm-strip" --strip-all -o "$dir.stripped" "$dir/$t/release/rttpd"
+         > "$dir.log" 2>&1 \
+       && "$LLVM_BIN/llvm-strip" --strip-all -o "$dir.stripped" "$dir/$t/release/rttpd"; then
       row+=$(printf ' %12s' "$(stat -c %s "$dir.stripped")")
     else
       row+=$(printf ' %12s' "error"); cross_log "$name / $t failed, see $dir.log"

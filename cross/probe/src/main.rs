@@ -1,6 +1,5 @@
 //! Exits non-zero (and says why) when a platform check fails.
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 fn check(ok: bool, what: &str, detail: String, failed: &mut u32) {
@@ -44,7 +43,6 @@ fn main() {
         let f = std::fs::File::open(&path)?;
         let mut buf = [0u8; 4];
         let n = nix::sys::uio::pread(&f, &mut buf, off as i64).map_err(std::io::Error::from)?;
-        let _ = f.as_raw_fd();
         Ok((len, buf[..n].to_vec()))
     })();
     let _ = std::fs::remove_file(&path);
